@@ -43,9 +43,13 @@ export type CompletionReason =
   | 'deadline-force-deleted'
   | 'deadline-continue'
   | 'deadline-abandon'
-  | 'error';
+  | 'error'
+  /** The action ended without us: completed by someone else, or timed out. */
+  | 'ended-elsewhere';
 
 export interface DrainSummary {
+  /** Nothing left that must be evicted or waited for. */
+  drained: boolean;
   /** Pods the drain must still evict. */
   evictable: number;
   /** Pods being deleted, waited for. */
@@ -77,7 +81,9 @@ export interface DrainState {
   deadline?: {
     /** When the hook itself gives up (start + global timeout), ISO. */
     hookExpiresAt: string;
-    /** When the onDeadline policy acts: before hookExpiresAt and maxDrainSeconds, ISO. */
+    /** The end we hold ourselves to: hookExpiresAt, or start + maxDrainSeconds if sooner, ISO. */
+    hardLimitAt: string;
+    /** When the onDeadline policy acts: a reserve before hardLimitAt, ISO. */
     actAt: string;
     policy: DeadlinePolicy;
     /** Set once the policy acted (pods force-deleted), ISO. */

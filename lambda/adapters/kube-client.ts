@@ -1,0 +1,191 @@
+/**
+ * The Kubernetes side of the drain, over the real @kubernetes/client-node.
+ * This file owns the connection (endpoint + CA + a bearer token that is
+ * refreshed by its provider), error mapping, and bounded retries; kube-nodes.ts
+ * and kube-drain.ts build the drain on top of it.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Clock } from '../core/clock';
+import type { LabelSelector, PdbView, PodView } from '../core/kube-types';
+
+export interface KubeCredentials {
+  endpoint: string;
+  /** Base64 PEM of the cluster CA, as eks:DescribeCluster returns it. */
+  caData: string;
+  token: string;
+}
+
+/** A Kubernetes API error, after retries, with what it means for the drain. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    /** Throttling, 5xx or a broken connection: asking again later may work. */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RetryOptions {
+  clock: Clock;
+  /** Give up retrying past this moment (ms epoch): the Lambda's remaining time. */
+  until: () => number;
+  maxAttempts?: number;
+}
+
+export interface ApiStatus {
+  code?: number;
+  reason?: string;
+  message?: string;
+  details?: { causes?: Array<{ reason?: string; message?: string }> };
+}
+
+export class KubeClient {
+  private apis?: { token: string; core: k8s.CoreV1Api; policy: k8s.PolicyV1Api; config: k8s.KubeConfig };
+
+  constructor(
+    private readonly credentials: () => Promise<KubeCredentials>,
+    readonly retry: RetryOptions,
+  ) {}
+
+  /** The typed APIs, rebuilt when the token provider hands out a new token. */
+  async connect() {
+    const { endpoint, caData, token } = await this.credentials();
+    if (this.apis?.token !== token) {
+      const config = new k8s.KubeConfig();
+      config.loadFromOptions({
+        clusters: [{ name: 'eks', server: endpoint, caData, skipTLSVerify: false }],
+        users: [{ name: 'drain', token }],
+        contexts: [{ name: 'drain', cluster: 'eks', user: 'drain' }],
+        currentContext: 'drain',
+      });
+      this.apis = {
+        token,
+        config,
+        core: config.makeApiClient(k8s.CoreV1Api),
+        policy: config.makeApiClient(k8s.PolicyV1Api),
+      };
+    }
+    return this.apis;
+  }
+
+  /**
+   * Runs `op` and retries it on throttling (429 that is not a PDB refusal),
+   * 5xx and broken connections, with full-jitter exponential backoff that
+   * respects Retry-After, until `maxAttempts` or the time left runs out.
+   */
+  async call<T>(what: string, op: (apis: NonNullable<KubeClient['apis']>) => Promise<T>): Promise<T> {
+    const maxAttempts = this.retry.maxAttempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op(await this.connect());
+      } catch (err) {
+        const failure = describeFailure(err);
+        const backoff = Math.min(5_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        const wait = Math.max(backoff, failure.retryAfterMs ?? 0);
+        const canRetry =
+          failure.retryable && attempt < maxAttempts && this.retry.clock.now() + wait < this.retry.until();
+        if (!canRetry) {
+          throw new KubeApiError(`${what}: ${failure.summary}`, failure.status, failure.retryable, { cause: err });
+        }
+        await this.retry.clock.sleep(wait);
+      }
+    }
+  }
+}
+
+export interface FailureDescription {
+  status?: number;
+  retryable: boolean;
+  retryAfterMs?: number;
+  summary: string;
+  body?: ApiStatus;
+}
+
+const CONNECTION_ERRORS = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i;
+
+/** Maps what the client library throws to a status and whether it is worth retrying. */
+export function describeFailure(err: unknown): FailureDescription {
+  if (err instanceof k8s.ApiException) {
+    const body = parseStatus(err.body);
+    const status = err.code;
+    const retryAfter = Number(err.headers?.['retry-after']);
+    const pdbRefusal = status === 429 && isDisruptionBudgetRefusal(body);
+    return {
+      status,
+      body,
+      // The 500 for a pod under several PDBs never fixes itself: not worth a retry.
+      retryable: (status === 429 && !pdbRefusal) || (status >= 500 && !isMultiplePdbError(body)),
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      summary: `HTTP ${status}${body?.reason ? ` ${body.reason}` : ''}: ${body?.message ?? 'no message'}`,
+    };
+  }
+  const text = errorText(err);
+  return { retryable: CONNECTION_ERRORS.test(text), summary: text };
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${err.message} (${(cause as { code?: string }).code ?? cause.message})` : err.message;
+}
+
+/** client-node 2.x hands the response body over as a JSON string. */
+export function parseStatus(body: unknown): ApiStatus | undefined {
+  if (typeof body === 'object' && body !== null) return body as ApiStatus;
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as ApiStatus;
+  } catch {
+    return { message: body.slice(0, 200) };
+  }
+}
+
+export function isMultiplePdbError(body: ApiStatus | undefined): boolean {
+  return /more than one PodDisruptionBudget/i.test(body?.message ?? '');
+}
+
+export function isDisruptionBudgetRefusal(body: ApiStatus | undefined): boolean {
+  return (
+    (body?.details?.causes ?? []).some((c) => c.reason === 'DisruptionBudget') ||
+    /disruption budget/i.test(body?.message ?? '')
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Conversions from the client's objects to the policy's views.
+
+const epoch = (t: Date | string | undefined): number | undefined =>
+  t === undefined ? undefined : new Date(t).getTime();
+
+export function toPodView(pod: k8s.V1Pod): PodView {
+  const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
+  return {
+    namespace: pod.metadata?.namespace ?? 'default',
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    phase: pod.status?.phase ?? 'Unknown',
+    labels: pod.metadata?.labels ?? {},
+    annotations: pod.metadata?.annotations ?? {},
+    controllerKind: controller?.kind,
+    controllerName: controller?.name,
+    priorityClassName: pod.spec?.priorityClassName,
+    deletionTimestamp: epoch(pod.metadata?.deletionTimestamp),
+    terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+    hasEmptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
+    ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+  };
+}
+
+export function toPdbView(pdb: k8s.V1PodDisruptionBudget): PdbView {
+  return {
+    namespace: pdb.metadata?.namespace ?? 'default',
+    name: pdb.metadata?.name ?? '',
+    // A policy/v1 PDB without a selector selects nothing ("In" no value); {} selects every pod.
+    selector: (pdb.spec?.selector as LabelSelector | undefined) ?? { matchExpressions: [{ key: 'none', operator: 'In', values: [] }] },
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+  };
+}

@@ -1,0 +1,370 @@
+/**
+ * One drain round (Karpenter style: one bounded step, then return a status;
+ * the workflow does the long waiting between rounds).
+ *
+ * A round LISTs the node's pods and the cluster's PDBs once, evicts what the
+ * policy allows, and then — until `watchUntil` — watches both and evicts more
+ * as PDB budgets free up, so a node behind tight PDBs drains at the pace the
+ * PDBs allow rather than at the pace of the workflow's polling. It reads each
+ * PDB's disruptionsAllowed and evicts no more than that, where kubectl retries
+ * every blocked pod every 5 s and collects a 429 each time.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { classifyPod } from '../core/pod-filters';
+import { planEvictions } from '../core/eviction-plan';
+import { selectorMatches } from '../core/label-selector';
+import { summarizeNode, type NodeStatus } from '../core/node-status';
+import { clampedGraceSeconds } from '../core/deadline';
+import { keyOf, type PdbView, type PodView } from '../core/kube-types';
+import {
+  KubeApiError,
+  isDisruptionBudgetRefusal,
+  isMultiplePdbError,
+  toPdbView,
+  toPodView,
+  type KubeClient,
+} from './kube-client';
+
+export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'retry-later';
+
+export type DrainEvent =
+  | { type: 'evicted' | 'gone' | 'retry-later'; pod: string; detail?: string }
+  | { type: 'blocked'; pod: string; pdb?: string }
+  | { type: 'misconfigured'; pod: string; detail?: string }
+  | { type: 'pod-deleted'; pod: string }
+  | { type: 'force-deleted'; pod: string; graceSeconds: number };
+
+export interface DrainRoundOptions {
+  nodeName: string;
+  /** Keep watching and evicting until this moment (ms epoch); at or before now: a single pass. */
+  watchUntil: number;
+  /** Evictions in flight at once. @default 10 */
+  concurrency?: number;
+  onEvent?: (event: DrainEvent) => void;
+}
+
+export interface DrainRoundResult {
+  status: NodeStatus;
+  /** Evictions the API accepted in this round. */
+  evicted: number;
+  /** Evictions refused because a PDB had no budget (429). */
+  pdbRefusals: number;
+  /** Evictions answered with "more than one PodDisruptionBudget" (500). */
+  misconfiguredRefusals: number;
+}
+
+const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
+
+export async function drainRound(kube: KubeClient, options: DrainRoundOptions): Promise<DrainRoundResult> {
+  const clock = kube.retry.clock;
+  const emit = options.onEvent ?? (() => undefined);
+  const pods = new Map<string, PodView>();
+  const pdbs = new Map<string, PdbView>();
+  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0 };
+  /** Pods refused for a reason a retry in this round will not fix (403, errors). */
+  const holdOff = new Set<string>();
+  const misconfigured = new Map<string, string>();
+  /** Pods refused by a PDB: not asked again until a PDB changes (the plan lets unready pods skip budgets). */
+  const refused = new Set<string>();
+
+  const list = async () => {
+    const [podList, pdbList] = await Promise.all([
+      kube.call('list pods', ({ core }) =>
+        core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }),
+      ),
+      kube.call('list poddisruptionbudgets', ({ policy }) => policy.listPodDisruptionBudgetForAllNamespaces({})),
+    ]);
+    pods.clear();
+    pdbs.clear();
+    for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
+    for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
+    return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: pdbList.metadata?.resourceVersion };
+  };
+
+  const evictOne = async (pod: PodView): Promise<void> => {
+    const key = keyOf(pod);
+    const outcome = await evict(kube, pod);
+    switch (outcome.outcome) {
+      case 'evicted': {
+        result.evicted++;
+        // Seen as terminating until the watch reports the server's view.
+        const now = clock.now();
+        pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
+        spendBudget(pod, pdbs);
+        emit({ type: 'evicted', pod: key });
+        break;
+      }
+      case 'gone':
+        pods.delete(key);
+        emit({ type: 'gone', pod: key });
+        break;
+      case 'blocked': {
+        result.pdbRefusals++;
+        const pdb = exhaustBudget(pod, pdbs);
+        refused.add(key);
+        emit({ type: 'blocked', pod: key, pdb });
+        break;
+      }
+      case 'misconfigured':
+        result.misconfiguredRefusals++;
+        misconfigured.set(key, outcome.detail ?? '');
+        holdOff.add(key);
+        emit({ type: 'misconfigured', pod: key, detail: outcome.detail });
+        break;
+      case 'retry-later':
+        holdOff.add(key);
+        emit({ type: 'retry-later', pod: key, detail: outcome.detail });
+        break;
+    }
+  };
+
+  const versions = await list();
+  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
+  try {
+    for (;;) {
+      const skip = new Set([...holdOff, ...refused]);
+      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
+      await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
+      const status = currentStatus(pods, pdbs, misconfigured, clock.now());
+      const now = clock.now();
+      const somethingCanChange = status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length;
+      if (status.drained || now >= options.watchUntil || !somethingCanChange) {
+        return { status, ...result };
+      }
+      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit);
+      const changed = await watcher.nextChange(options.watchUntil);
+      if (changed === 'watch-ended') {
+        // The server closed a watch (timeout, too old resourceVersion): read again.
+        watcher.stop();
+        const fresh = await list();
+        refused.clear();
+        await watcher.start(fresh.podsVersion, fresh.pdbsVersion, emit);
+      }
+    }
+  } finally {
+    watcher.stop();
+  }
+}
+
+function currentStatus(
+  pods: Map<string, PodView>,
+  pdbs: Map<string, PdbView>,
+  misconfigured: Map<string, string>,
+  now: number,
+): NodeStatus {
+  const all = [...pods.values()];
+  // Plan without hold-offs so pods refused this round still count as evictable.
+  const plan = planEvictions(all, [...pdbs.values()], now);
+  const status = summarizeNode(all, plan, now);
+  const known = new Set(status.misconfigured.map((m) => m.pod));
+  for (const [pod, detail] of misconfigured) {
+    if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
+  }
+  return status;
+}
+
+/** PDBs in the pod's namespace whose selector matches it. */
+const pdbsSelecting = (pod: PodView, pdbs: Map<string, PdbView>): PdbView[] =>
+  [...pdbs.values()].filter((b) => b.namespace === pod.namespace && selectorMatches(b.selector, pod.labels));
+
+/** Mirrors the API server: an accepted eviction spends one disruption of each PDB. */
+function spendBudget(pod: PodView, pdbs: Map<string, PdbView>): void {
+  for (const b of pdbsSelecting(pod, pdbs)) {
+    pdbs.set(keyOf(b), { ...b, disruptionsAllowed: Math.max(0, b.disruptionsAllowed - 1) });
+  }
+}
+
+/** After a 429 our copy of the budget was stale: none left until the watch says otherwise. */
+function exhaustBudget(pod: PodView, pdbs: Map<string, PdbView>): string | undefined {
+  const selecting = pdbsSelecting(pod, pdbs);
+  for (const b of selecting) pdbs.set(keyOf(b), { ...b, disruptionsAllowed: 0 });
+  return selecting.length > 0 ? keyOf(selecting[0]) : undefined;
+}
+
+interface EvictResult {
+  outcome: EvictionOutcome;
+  detail?: string;
+}
+
+/** POST …/pods/NAME/eviction (policy/v1) with a UID precondition, every answer mapped. */
+export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult> {
+  const body: k8s.V1Eviction = {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: pod.name, namespace: pod.namespace },
+    deleteOptions: { preconditions: { uid: pod.uid } },
+  };
+  try {
+    await kube.call(`evict ${keyOf(pod)}`, ({ core }) =>
+      core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }),
+    );
+    return { outcome: 'evicted' };
+  } catch (err) {
+    if (!(err instanceof KubeApiError)) throw err;
+    const cause = (err.cause as { body?: unknown } | undefined)?.body;
+    const status = typeof cause === 'string' ? safeJson(cause) : undefined;
+    switch (err.status) {
+      case 404: // already gone
+      case 409: // UID precondition failed: the pod we listed is gone
+        return { outcome: 'gone' };
+      case 429:
+        return isDisruptionBudgetRefusal(status)
+          ? { outcome: 'blocked' }
+          : { outcome: 'retry-later', detail: 'API throttling persisted' };
+      case 500:
+        if (isMultiplePdbError(status)) return { outcome: 'misconfigured', detail: status?.message };
+        return { outcome: 'retry-later', detail: err.message };
+      case 403: // namespace terminating (or RBAC): try again next round
+      default:
+        return { outcome: 'retry-later', detail: err.message };
+    }
+  }
+}
+
+function safeJson(text: string): { message?: string; details?: { causes?: Array<{ reason?: string }> } } | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * At the deadline: deletes the pods still to go, with their grace clamped to
+ * the time left before `hardLimitAt`. A pod already terminating whose grace
+ * ends too late is deleted again with the shorter grace (the API server
+ * shortens a pending deletion). DaemonSet and mirror pods stay.
+ */
+export async function forceDeletePods(
+  kube: KubeClient,
+  nodeName: string,
+  hardLimitAt: number,
+  onEvent?: (event: DrainEvent) => void,
+): Promise<number> {
+  const now = kube.retry.clock.now();
+  const list = await kube.call('list pods', ({ core }) =>
+    core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }),
+  );
+  let deleted = 0;
+  for (const pod of list.items.map(toPodView)) {
+    const verdict = classifyPod(pod, now);
+    if (verdict.action !== 'evict' && verdict.action !== 'wait') continue;
+    const grace = clampedGraceSeconds(pod.terminationGracePeriodSeconds, now, hardLimitAt);
+    if (verdict.action === 'wait' && verdict.expectedEnd <= now + grace * 1000) continue;
+    try {
+      await kube.call(`delete ${keyOf(pod)}`, ({ core }) =>
+        core.deleteNamespacedPod({
+          name: pod.name,
+          namespace: pod.namespace,
+          gracePeriodSeconds: grace,
+          body: { gracePeriodSeconds: grace, preconditions: { uid: pod.uid } },
+        }),
+      );
+      deleted++;
+      onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace });
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 404 || err.status === 409)) continue;
+      throw err;
+    }
+  }
+  return deleted;
+}
+
+async function inParallel<T>(items: T[], limit: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await worker(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+/**
+ * Watches the node's pods and all PDBs, keeping the maps current, and wakes
+ * the round on every change. Both watches start from the LIST's
+ * resourceVersion, so nothing between the LIST and the watch is missed.
+ */
+class NodeWatcher {
+  started = false;
+  private controllers: AbortController[] = [];
+  private wake?: (reason: 'changed' | 'watch-ended') => void;
+  private pending: 'changed' | 'watch-ended' | undefined;
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly nodeName: string,
+    private readonly pods: Map<string, PodView>,
+    private readonly pdbs: Map<string, PdbView>,
+    private readonly onPdbChange: () => void,
+  ) {}
+
+  async start(podsVersion: string | undefined, pdbsVersion: string | undefined, emit: (e: DrainEvent) => void) {
+    this.started = true;
+    this.pending = undefined;
+    const { config } = await this.kube.connect();
+    const watch = new k8s.Watch(config);
+    const ended = (err: unknown) => {
+      void err;
+      this.signal('watch-ended');
+    };
+    this.controllers.push(
+      await watch.watch(
+        '/api/v1/pods',
+        { fieldSelector: podFieldSelector(this.nodeName), resourceVersion: podsVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1Pod) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = toPodView(obj);
+          if (type === 'DELETED') {
+            this.pods.delete(keyOf(view));
+            emit({ type: 'pod-deleted', pod: keyOf(view) });
+          } else this.pods.set(keyOf(view), view);
+          this.signal('changed');
+        },
+        ended,
+      ),
+      await watch.watch(
+        '/apis/policy/v1/poddisruptionbudgets',
+        { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1PodDisruptionBudget) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = toPdbView(obj);
+          if (type === 'DELETED') this.pdbs.delete(keyOf(view));
+          else this.pdbs.set(keyOf(view), view);
+          this.onPdbChange();
+          this.signal('changed');
+        },
+        ended,
+      ),
+    );
+  }
+
+  /** Resolves on the next change, when a watch ends, or at `until`. */
+  async nextChange(until: number): Promise<'changed' | 'watch-ended' | 'timeout'> {
+    if (this.pending) {
+      const reason = this.pending;
+      this.pending = undefined;
+      return reason;
+    }
+    const clock = this.kube.retry.clock;
+    const abort = new AbortController();
+    const woken = new Promise<'changed' | 'watch-ended'>((resolve) => (this.wake = resolve));
+    const timedOut = clock.sleep(Math.max(0, until - clock.now()), abort.signal).then(() => 'timeout' as const);
+    const reason = await Promise.race([woken, timedOut]);
+    abort.abort();
+    this.wake = undefined;
+    this.pending = undefined;
+    return reason;
+  }
+
+  private signal(reason: 'changed' | 'watch-ended') {
+    if (this.wake) this.wake(reason);
+    else if (this.pending !== 'watch-ended') this.pending = reason;
+  }
+
+  stop() {
+    for (const c of this.controllers) c.abort();
+    this.controllers = [];
+    this.started = false;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Deadlines and heartbeats of a terminate lifecycle action.
+ *
+ * The hook holds the instance until the first of:
+ * - HeartbeatTimeout seconds without a heartbeat (RecordLifecycleActionHeartbeat restarts it);
+ * - GlobalTimeout = min(100 × HeartbeatTimeout, 48 h) after the action started.
+ * Either way the instance then terminates with the hook's DefaultResult, pods or not.
+ * The drain must therefore heartbeat before the first, and act (force-delete,
+ * continue or abandon) early enough before the second, never silently outlive it.
+ */
+import type { DeadlinePolicy } from './drain-state';
+
+/** The hook's limit on the whole wait: 48 h (AWS EC2 Auto Scaling quota). */
+export const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
+/** Seconds kept between our last action and the hook's hard limit, for Complete to land. */
+export const COMPLETION_SAFETY_SECONDS = 30;
+
+export function globalTimeoutSeconds(heartbeatTimeoutSeconds: number): number {
+  return Math.min(100 * heartbeatTimeoutSeconds, MAX_GLOBAL_TIMEOUT_SECONDS);
+}
+
+export interface Deadline {
+  /** When the hook gives up: action start + global timeout (ms epoch). */
+  hookExpiresAt: number;
+  /** The end we hold ourselves to: the hook's, or start + maxDrainSeconds if sooner (ms epoch). */
+  hardLimitAt: number;
+  /** When the deadline policy acts (ms epoch). */
+  actAt: number;
+}
+
+/**
+ * @param maxDrainSeconds 0 means "as long as the hook allows".
+ *
+ * force-delete reserves time for the deleted pods' (clamped) grace periods:
+ * 10% of the drain budget, at least 60 s, at most 5 min. continue/abandon only
+ * need time to call CompleteLifecycleAction.
+ */
+export function computeDeadline(args: {
+  startedAt: number;
+  globalTimeoutSeconds: number;
+  maxDrainSeconds: number;
+  policy: DeadlinePolicy;
+}): Deadline {
+  const hookExpiresAt = args.startedAt + args.globalTimeoutSeconds * 1000;
+  const hardLimitAt =
+    args.maxDrainSeconds > 0 ? Math.min(hookExpiresAt, args.startedAt + args.maxDrainSeconds * 1000) : hookExpiresAt;
+  const budgetMs = hardLimitAt - args.startedAt;
+  const reserveMs =
+    args.policy === 'force-delete' ? clamp(budgetMs * 0.1, 60_000, 300_000) : COMPLETION_SAFETY_SECONDS * 2 * 1000;
+  return { hookExpiresAt, hardLimitAt, actAt: hardLimitAt - Math.min(reserveMs, budgetMs / 2) };
+}
+
+/**
+ * Grace period for pods force-deleted at the deadline: their own grace, clamped
+ * to the time left before the hard limit (Karpenter does the same), never negative.
+ */
+export function clampedGraceSeconds(podGraceSeconds: number, now: number, hardLimitAt: number): number {
+  const leftSeconds = Math.floor((hardLimitAt - now) / 1000) - COMPLETION_SAFETY_SECONDS;
+  return Math.max(0, Math.min(podGraceSeconds, leftSeconds));
+}
+
+/**
+ * Margin before HeartbeatTimeout at which we heartbeat: 20% of it, at least
+ * 60 s, but never more than half of it (the hook allows 30 s timeouts).
+ */
+export function heartbeatMarginMs(heartbeatTimeoutSeconds: number): number {
+  const timeoutMs = heartbeatTimeoutSeconds * 1000;
+  return Math.min(Math.max(60_000, timeoutMs * 0.2), timeoutMs / 2);
+}
+
+/** When the next heartbeat is due (ms epoch). The action start counts as the first beat. */
+export function heartbeatDueAt(lastBeatAt: number, heartbeatTimeoutSeconds: number): number {
+  return lastBeatAt + heartbeatTimeoutSeconds * 1000 - heartbeatMarginMs(heartbeatTimeoutSeconds);
+}
+
+/** When the hook times out if no heartbeat arrives (ms epoch). */
+export function heartbeatExpiresAt(lastBeatAt: number, heartbeatTimeoutSeconds: number): number {
+  return lastBeatAt + heartbeatTimeoutSeconds * 1000;
+}
+
+export const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value));

@@ -1,0 +1,80 @@
+/**
+ * After each drain round: finish, act on the deadline, heartbeat, continue in
+ * a new execution, or wait — and until when. Pure: the state and the node's
+ * summary in, the routing fields out.
+ */
+import {
+  COMPLETION_SAFETY_SECONDS,
+  heartbeatDueAt,
+} from './deadline';
+import type { DrainState, DrainSummary } from './drain-state';
+import { mustContinueAsNew } from './history-budget';
+import { MIN_WAIT_MS, nextPollDelayMs } from './pacing';
+
+export type Routing = Pick<DrainState, 'next' | 'waitUntil' | 'result'>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const ms = (isoTime: string) => Date.parse(isoTime);
+
+/** When the hook was last told we are alive: the last heartbeat, or the action's start. */
+export function lastBeatAt(state: DrainState): number {
+  return ms(state.heartbeat.lastAt ?? state.action.startedAt);
+}
+
+/** Moment the next heartbeat is due (ms epoch). */
+export function nextHeartbeatAt(state: DrainState): number {
+  return heartbeatDueAt(lastBeatAt(state), requireHook(state).heartbeatTimeoutSeconds);
+}
+
+/**
+ * The latest moment the current round may keep watching the node: before the
+ * heartbeat is due and before the deadline policy must act.
+ */
+export function roundEndsBy(state: DrainState): number {
+  const deadline = state.deadline;
+  const actAt = deadline && !deadline.actedAt ? ms(deadline.actAt) : Infinity;
+  const hardStop = deadline ? ms(deadline.hardLimitAt) - COMPLETION_SAFETY_SECONDS * 1000 : Infinity;
+  return Math.min(nextHeartbeatAt(state), actAt, hardStop);
+}
+
+export function decideAfterRound(state: DrainState, summary: DrainSummary, now: number): Routing {
+  const deadline = state.deadline;
+  if (!deadline) throw new Error('decideAfterRound needs the deadline computed by Prepare');
+  if (summary.drained) {
+    const reason = deadline.actedAt ? 'deadline-force-deleted' : 'drained';
+    return { next: 'complete', result: { lifecycleResult: 'CONTINUE', reason } };
+  }
+  const hardStop = ms(deadline.hardLimitAt) - COMPLETION_SAFETY_SECONDS * 1000;
+  if (deadline.actedAt) {
+    // Pods were force-deleted with a grace clamped to the time left; wait for
+    // them, but complete before the hook's own limit whatever happens.
+    if (now >= hardStop - MIN_WAIT_MS) {
+      return { next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'deadline-force-deleted' } };
+    }
+  } else if (now >= ms(deadline.actAt)) {
+    return { next: 'deadline' };
+  }
+  if (mustContinueAsNew(state.loop.historyEvents)) return { next: 'continue-as-new' };
+
+  const delay = nextPollDelayMs({
+    now,
+    startedAt: ms(state.action.startedAt),
+    evictable: summary.evictable,
+    earliestExpectedEnd: summary.earliestExpectedEnd ? ms(summary.earliestExpectedEnd) : undefined,
+  });
+  const heartbeatAt = nextHeartbeatAt(state);
+  const heartbeatNow = now >= heartbeatAt;
+  // Wake up in time for the next heartbeat (counted from now if we beat now),
+  // for the deadline policy, and for the hard stop.
+  const nextBeat = heartbeatNow ? heartbeatDueAt(now, requireHook(state).heartbeatTimeoutSeconds) : heartbeatAt;
+  const wakeAt = Math.min(now + delay, nextBeat, deadline.actedAt ? hardStop - MIN_WAIT_MS : ms(deadline.actAt));
+  return {
+    next: heartbeatNow ? 'heartbeat' : 'wait',
+    waitUntil: iso(Math.max(wakeAt, now + 1000)),
+  };
+}
+
+function requireHook(state: DrainState) {
+  if (!state.hook) throw new Error('the hook timeouts are read by Prepare before any drain round');
+  return state.hook;
+}

@@ -1,0 +1,86 @@
+import type { EvictionPlan } from './eviction-plan';
+import { keyOf, type PodView } from './kube-types';
+import { classifyPod, type PodWarning } from './pod-filters';
+
+/**
+ * What one drain round found on the node. The caller decides from it whether to
+ * complete the lifecycle action, wait (until about `earliestExpectedEnd`), or
+ * act on the deadline; it never needs to re-classify pods. Pod keys are
+ * `namespace/name`; lists are in key order.
+ */
+export interface NodeStatus {
+  /**
+   * No pod is left to evict or to wait for: only finished, left-alone and stuck
+   * pods remain. Like Karpenter, a pod over 60 s past its deletion timestamp is
+   * not waited for: the kubelet is not finishing it, and waiting would hold the
+   * node until the deadline for nothing. It is reported in `stuck`.
+   */
+  drained: boolean;
+  /** Pods with verdict 'evict' (no deletionTimestamp yet), including blocked, misconfigured, deferred and already-requested ones. */
+  evictable: number;
+  /** Pods with a deletionTimestamp, stuck ones included. */
+  terminating: number;
+  /** Smallest deletionTimestamp among terminating pods that are not stuck, ms epoch; absent when none. */
+  earliestExpectedEnd?: number;
+  /** Largest deletionTimestamp among terminating pods that are not stuck, ms epoch; absent when none. */
+  latestExpectedEnd?: number;
+  /** Terminating pods more than 60 s past their deletionTimestamp (Karpenter's "stuck"). */
+  stuck: string[];
+  /** From the plan: pods whose PDB had no budget left this round. */
+  blocked: Array<{ pod: string; pdb: string }>;
+  /** From the plan: pods selected by more than one PDB, never sent. */
+  misconfigured: Array<{ pod: string; pdbs: string[] }>;
+  /** From the plan: critical pods waiting for the normal tier. */
+  deferred: string[];
+  /** Succeeded or Failed pods, which need nothing. */
+  finished: number;
+  /** DaemonSet and mirror pods the drain does not touch. */
+  leftAlone: Array<{ pod: string; reason: 'daemonset' | 'mirror' }>;
+  /** One entry per warning of each evictable pod (a pod may have two). */
+  warnings: Array<{ pod: string; warning: PodWarning }>;
+}
+
+export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number): NodeStatus {
+  const status: NodeStatus = {
+    drained: true,
+    evictable: 0,
+    terminating: 0,
+    stuck: [],
+    blocked: plan.blocked,
+    misconfigured: plan.misconfigured,
+    deferred: plan.deferred,
+    finished: 0,
+    leftAlone: [],
+    warnings: [],
+  };
+  const sorted = [...pods].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  for (const pod of sorted) {
+    const verdict = classifyPod(pod, now);
+    const key = keyOf(pod);
+    switch (verdict.action) {
+      case 'none':
+        status.finished += 1;
+        break;
+      case 'leave':
+        status.leftAlone.push({ pod: key, reason: verdict.reason });
+        break;
+      case 'wait':
+        status.terminating += 1;
+        if (verdict.stuck) {
+          status.stuck.push(key);
+          break;
+        }
+        status.earliestExpectedEnd = Math.min(status.earliestExpectedEnd ?? Infinity, verdict.expectedEnd);
+        status.latestExpectedEnd = Math.max(status.latestExpectedEnd ?? -Infinity, verdict.expectedEnd);
+        break;
+      case 'evict':
+        status.evictable += 1;
+        status.warnings.push(...verdict.warnings.map((warning) => ({ pod: key, warning })));
+        break;
+    }
+  }
+  status.drained = status.evictable === 0 && status.terminating === status.stuck.length;
+  return status;
+}
+
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

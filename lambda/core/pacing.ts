@@ -1,0 +1,39 @@
+/**
+ * How long the workflow waits between drain rounds. Each round already
+ * watches the node for up to a minute, so the wait only has to balance how
+ * soon we notice a pod that finished early against what polling costs
+ * (Step Functions bills per state transition).
+ *
+ * - Waits grow with the drain's age: about a tenth of the time already spent,
+ *   so a pod that ends early is noticed within ~10% of its runtime; from
+ *   MIN_WAIT up to LONG_WAIT (10 min) when only terminating pods remain and
+ *   BLOCKED_WAIT (5 min) while a PDB still holds evictable pods.
+ * - A terminating pod whose grace period ends sooner is met LEAD before its end,
+ *   so the next round's watch sees it go.
+ */
+import { clamp } from './deadline';
+
+export const MIN_WAIT_MS = 5_000;
+export const BLOCKED_WAIT_MS = 300_000;
+export const LONG_WAIT_MS = 600_000;
+export const LEAD_MS = 5_000;
+
+export interface PacingInput {
+  now: number;
+  /** When the lifecycle action started (ms epoch). */
+  startedAt: number;
+  /** Pods still to evict (blocked, deferred or refused for now). */
+  evictable: number;
+  /** Earliest end of a terminating pod's grace period (ms epoch), if any pod is terminating. */
+  earliestExpectedEnd?: number;
+}
+
+export function nextPollDelayMs(input: PacingInput): number {
+  const age = Math.max(0, input.now - input.startedAt);
+  const ceiling = input.evictable > 0 ? BLOCKED_WAIT_MS : LONG_WAIT_MS;
+  let delay = clamp(age / 10, MIN_WAIT_MS, ceiling);
+  if (input.earliestExpectedEnd !== undefined) {
+    delay = Math.min(delay, input.earliestExpectedEnd - LEAD_MS - input.now);
+  }
+  return Math.max(MIN_WAIT_MS, Math.round(delay));
+}

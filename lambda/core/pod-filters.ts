@@ -1,0 +1,119 @@
+import type { PodView } from './kube-types';
+
+/**
+ * Which pods a drain must evict, wait for, or leave alone: the filters of
+ * `kubectl drain` (k8s.io/kubectl/pkg/drain/filters.go) plus Karpenter's
+ * critical tier and stuck-pod rule, as a fixed list of pure predicates.
+ */
+
+/**
+ * Why an evicted pod deserves a line in the report. kubectl refuses these pods
+ * unless given --delete-emptydir-data / --force; here the instance terminates
+ * anyway, so they are evicted and the operator is told.
+ * - emptyDir: the pod's emptyDir data is lost with it.
+ * - unreplicated: no controller will recreate the pod elsewhere.
+ */
+export type PodWarning = 'emptyDir' | 'unreplicated';
+
+/**
+ * The verdict on one pod.
+ * - none/finished: phase Succeeded or Failed; its containers have exited, so
+ *   there is nothing to evict or wait for (kubectl: "always removable").
+ * - wait/terminating: the pod already has a deletionTimestamp; evicting it again
+ *   changes nothing. `expectedEnd` is that timestamp (ms epoch), the moment its
+ *   grace period runs out. `stuck` is true once `now` is more than 60 s past it,
+ *   Karpenter's sign of a pod the kubelet is not going to finish (a finalizer, a
+ *   dead kubelet).
+ * - leave/daemonset: the DaemonSet controller would recreate it on this node at
+ *   once (it tolerates the unschedulable taint), so kubectl ignores it.
+ * - leave/mirror: a static pod's read-only mirror; the kubelet recreates it from
+ *   its manifest, so deleting it through the API does nothing.
+ * - evict: send an eviction. `tier` is Karpenter's order: 'critical' pods
+ *   (system-cluster-critical, system-node-critical: DNS, CNI, proxies the other
+ *   pods need while they shut down) go only after every 'normal' pod is gone.
+ */
+export type PodVerdict =
+  | { action: 'none'; reason: 'finished' }
+  | { action: 'wait'; reason: 'terminating'; expectedEnd: number; stuck: boolean }
+  | { action: 'leave'; reason: 'daemonset' | 'mirror' }
+  | { action: 'evict'; tier: 'normal' | 'critical'; warnings: PodWarning[] };
+
+/** Karpenter's grace past a pod's deletionTimestamp before it calls the pod stuck. */
+export const STUCK_AFTER_MS = 60_000;
+
+/** The priority classes Karpenter evicts last (pkg/utils/pod IsCritical). */
+export const CRITICAL_PRIORITY_CLASSES: ReadonlySet<string> = new Set(['system-cluster-critical', 'system-node-critical']);
+
+/** kubectl's mirrorPodFilter key (corev1.MirrorPodAnnotationKey). */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+export const isFinished = (pod: PodView): boolean => pod.phase === 'Succeeded' || pod.phase === 'Failed';
+
+export const isDaemonSetPod = (pod: PodView): boolean => pod.controllerKind === 'DaemonSet';
+
+/**
+ * The annotation is kubectl's test. The kubelet also makes the Node the mirror
+ * pod's controller, which Karpenter tests (IsOwnedByNode); either one suffices.
+ */
+export const isMirrorPod = (pod: PodView): boolean =>
+  Object.prototype.hasOwnProperty.call(pod.annotations, MIRROR_POD_ANNOTATION) || pod.controllerKind === 'Node';
+
+export const isCritical = (pod: PodView): boolean =>
+  pod.priorityClassName !== undefined && CRITICAL_PRIORITY_CLASSES.has(pod.priorityClassName);
+
+/**
+ * The filters, in the order they apply; the first one that returns a verdict
+ * wins. `now` is ms since the epoch (from the injected clock).
+ * - finished comes first: a completed pod needs nothing, whatever owns it.
+ * - daemonset and mirror come before terminating: like kubectl, the drain never
+ *   touches nor waits for them, even mid-deletion (their controller or the
+ *   kubelet recreates them on this node anyway).
+ * - evict is the fallback: emptyDir and unreplicated only add warnings, because
+ *   the node leaves with or without them (kubectl would stop without flags).
+ */
+export const podFilters: ReadonlyArray<{ name: string; verdict(pod: PodView, now: number): PodVerdict | undefined }> = [
+  {
+    name: 'finished',
+    verdict: (pod) => (isFinished(pod) ? { action: 'none', reason: 'finished' } : undefined),
+  },
+  {
+    name: 'daemonset',
+    verdict: (pod) => (isDaemonSetPod(pod) ? { action: 'leave', reason: 'daemonset' } : undefined),
+  },
+  {
+    name: 'mirror',
+    verdict: (pod) => (isMirrorPod(pod) ? { action: 'leave', reason: 'mirror' } : undefined),
+  },
+  {
+    name: 'terminating',
+    verdict: (pod, now) =>
+      pod.deletionTimestamp === undefined
+        ? undefined
+        : {
+            action: 'wait',
+            reason: 'terminating',
+            expectedEnd: pod.deletionTimestamp,
+            stuck: now > pod.deletionTimestamp + STUCK_AFTER_MS,
+          },
+  },
+  {
+    name: 'evict',
+    verdict: (pod) => ({
+      action: 'evict',
+      tier: isCritical(pod) ? 'critical' : 'normal',
+      warnings: [
+        ...(pod.hasEmptyDir ? (['emptyDir'] as const) : []),
+        ...(pod.controllerKind === undefined ? (['unreplicated'] as const) : []),
+      ],
+    }),
+  },
+];
+
+export function classifyPod(pod: PodView, now: number): PodVerdict {
+  for (const filter of podFilters) {
+    const verdict = filter.verdict(pod, now);
+    if (verdict) return verdict;
+  }
+  // Unreachable while 'evict' is last and total; kept so a reordering fails loudly.
+  throw new Error(`no pod filter gave a verdict for ${pod.namespace}/${pod.name}`);
+}

@@ -1,0 +1,150 @@
+/**
+ * DrainStep: one drain round, then where to go next (complete, deadline,
+ * heartbeat, continue-as-new or wait until when).
+ *
+ * Kubernetes API trouble does not end the drain: the round is counted as
+ * failed and the loop goes on (heartbeats included) until the API answers
+ * again or has been failing for API_OUTAGE_LIMIT_MS, when the drain gives up
+ * and the state machine releases the instance.
+ */
+import type { DrainState, DrainSummary } from '../core/drain-state';
+import { HISTORY_EVENTS } from '../core/history-budget';
+import { continuationName } from '../core/lifecycle-event';
+import type { NodeStatus } from '../core/node-status';
+import { decideAfterRound, roundEndsBy, type Routing } from '../core/next-step';
+import { MIN_WAIT_MS } from '../core/pacing';
+import { KubeApiError } from '../adapters/kube-client';
+import { drainRound, type DrainEvent } from '../adapters/kube-drain';
+import { TransientError } from '../adapters/errors';
+import { withRealDeps, type Deps } from './deps';
+import { Metric, count } from './observability';
+import { workflowStep } from './workflow-step';
+
+/** Give up after the Kubernetes API failed every round for this long. */
+export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
+
+export class DrainFailedError extends Error {
+  override readonly name = 'DrainFailedError';
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
+
+export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state, deps, timeLeftMs) => {
+  const { clock, config, logger, metrics } = deps;
+  if (!state.nodeName || !state.deadline) throw new Error('DrainStep needs the node and deadline from Prepare');
+  const started = clock.now();
+  const watchUntil = Math.min(started + config.watchSeconds * 1000, roundEndsBy(state), started + timeLeftMs);
+  const loop = { ...state.loop, iterations: state.loop.iterations + 1 };
+  const totals = { ...state.totals };
+
+  let summary: DrainSummary;
+  try {
+    const round = await drainRound(deps.kube(timeLeftMs), {
+      nodeName: state.nodeName,
+      watchUntil,
+      onEvent: (event) => logEvent(deps, event),
+    });
+    summary = toSummary(round.status);
+    totals.evicted += round.evicted;
+    totals.pdbBlocks += round.pdbRefusals;
+    count(metrics, Metric.PodsEvicted, round.evicted);
+    count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
+    count(metrics, Metric.PdbMisconfigurations, summary.misconfigured.length);
+    loop.apiErrorsInARow = 0;
+    loop.firstApiErrorAt = undefined;
+    loop.lastApiError = undefined;
+  } catch (err) {
+    if (!(err instanceof KubeApiError || err instanceof TransientError)) throw err;
+    const now = clock.now();
+    const firstAt = loop.firstApiErrorAt ? Date.parse(loop.firstApiErrorAt) : now;
+    loop.apiErrorsInARow += 1;
+    loop.firstApiErrorAt = iso(firstAt);
+    loop.lastApiError = err.message.slice(0, 500);
+    totals.apiErrors += 1;
+    count(metrics, Metric.KubernetesApiErrors);
+    logger.warn('drain round failed on the Kubernetes API; trying again later', { error: err.message, inARow: loop.apiErrorsInARow });
+    if (now - firstAt >= API_OUTAGE_LIMIT_MS) {
+      throw new DrainFailedError(`the Kubernetes API failed every drain round for ${Math.round((now - firstAt) / 60000)} min: ${err.message}`, { cause: err });
+    }
+    // Keep the last known picture, but never claim drained on a failed round.
+    summary = { ...(state.summary ?? emptySummary()), drained: false };
+  }
+
+  const now = clock.now();
+  const next = { ...state, loop, totals, summary, waitUntil: undefined, continuation: undefined };
+  const routing: Routing = decideAfterRound(next, summary, now);
+  if (loop.apiErrorsInARow > 0 && routing.next === 'wait' && routing.waitUntil) {
+    // Back off from a failing API: 5 s, 10 s, 20 s … up to 2 min, within the routing's limits.
+    const backoff = Math.min(120_000, MIN_WAIT_MS * 2 ** (loop.apiErrorsInARow - 1));
+    routing.waitUntil = iso(Math.min(Date.parse(routing.waitUntil), now + backoff));
+  }
+  if (nearDeadline(state, now)) count(metrics, Metric.DrainsNearDeadline);
+
+  loop.historyEvents +=
+    HISTORY_EVENTS.task + HISTORY_EVENTS.choice + (routing.next === 'wait' ? HISTORY_EVENTS.wait : 0);
+  const output: DrainState = { ...next, ...routing };
+  if (routing.next === 'continue-as-new') {
+    const generation = state.generation + 1;
+    output.continuation = {
+      name: continuationName(state.executionBase, generation),
+      input: {
+        ...output,
+        generation,
+        next: 'cordon',
+        continuation: undefined,
+        loop: { ...loop, iterations: 0, historyEvents: 0 },
+      },
+    };
+    logger.info('history budget used up: continuing in a new execution', { continuation: output.continuation.name });
+  }
+  return output;
+});
+
+/** Past 80% of the time between the action's start and the hard limit. */
+function nearDeadline(state: DrainState, now: number): boolean {
+  const start = Date.parse(state.action.startedAt);
+  const end = Date.parse(state.deadline!.hardLimitAt);
+  return now - start >= 0.8 * (end - start);
+}
+
+export function toSummary(status: NodeStatus): DrainSummary {
+  return {
+    drained: status.drained,
+    evictable: status.evictable,
+    terminating: status.terminating - status.stuck.length,
+    earliestExpectedEnd: isoOrUndefined(status.earliestExpectedEnd),
+    latestExpectedEnd: isoOrUndefined(status.latestExpectedEnd),
+    blockedByPdb: status.blocked,
+    misconfigured: status.misconfigured,
+    stuck: status.stuck,
+    leftAlone: status.leftAlone.length,
+  };
+}
+
+const emptySummary = (): DrainSummary => ({
+  drained: false,
+  evictable: 0,
+  terminating: 0,
+  blockedByPdb: [],
+  misconfigured: [],
+  stuck: [],
+  leftAlone: 0,
+});
+
+function logEvent({ logger }: Deps, event: DrainEvent): void {
+  switch (event.type) {
+    case 'evicted':
+      return logger.info(`evicted ${event.pod}`, { event });
+    case 'blocked':
+      return logger.info(`eviction of ${event.pod} blocked by PodDisruptionBudget ${event.pdb ?? '(unknown)'}`, { event });
+    case 'misconfigured':
+      return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
+    case 'pod-deleted':
+      return logger.info(`pod ${event.pod} is gone`, { event });
+    default:
+      return logger.info(`${event.type} ${event.pod}`, { event });
+  }
+}
+
+export const handler = withRealDeps(makeDrainStep);

@@ -1,0 +1,39 @@
+/**
+ * Heartbeat: restarts the hook's HeartbeatTimeout. If the action is no
+ * longer active (completed by someone else, or timed out), the drain is over:
+ * the execution ends successfully and says so.
+ */
+import type { DrainState } from '../core/drain-state';
+import { HISTORY_EVENTS } from '../core/history-budget';
+import { withRealDeps } from './deps';
+import { Metric, count, countCompletion } from './observability';
+import { workflowStep } from './workflow-step';
+
+export const makeHeartbeat = workflowStep<DrainState>('Heartbeat', async (state, deps) => {
+  const { clock, logger, metrics } = deps;
+  const outcome = await deps.hooks.recordHeartbeat(state.action);
+  const now = clock.now();
+  const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.wait;
+  if (outcome === 'not-active') {
+    logger.warn('the lifecycle action is no longer active (completed elsewhere or timed out): stopping the drain');
+    countCompletion(metrics, state.action.autoScalingGroupName, 'AlreadyCompleted');
+    return {
+      ...state,
+      next: 'done',
+      loop: { ...state.loop, historyEvents },
+      result: { lifecycleResult: 'CONTINUE', reason: 'ended-elsewhere', outcome: 'already-completed', completedAt: new Date(now).toISOString() },
+    };
+  }
+  count(metrics, Metric.HeartbeatsSent);
+  const waitUntil = state.waitUntil && Date.parse(state.waitUntil) > now ? state.waitUntil : new Date(now + 1000).toISOString();
+  return {
+    ...state,
+    next: 'wait',
+    waitUntil,
+    heartbeat: { count: state.heartbeat.count + 1, lastAt: new Date(now).toISOString() },
+    totals: { ...state.totals, heartbeats: state.totals.heartbeats + 1 },
+    loop: { ...state.loop, historyEvents },
+  };
+});
+
+export const handler = withRealDeps(makeHeartbeat);

@@ -1,0 +1,75 @@
+/**
+ * Structured logs (Powertools Logger) and EMF metrics (Powertools Metrics).
+ * Metric names and dimensions are read by the dashboard and alarms in
+ * lib/drain-monitoring.ts: keep them stable. Dimensions stay low-cardinality
+ * (the Auto Scaling group, never the instance).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import type { DrainState } from '../core/drain-state';
+
+export const SERVICE_NAME = 'eks-graceful-drain';
+export const DEFAULT_METRICS_NAMESPACE = 'EksGracefulDrain';
+export const ASG_DIMENSION = 'AutoScalingGroupName';
+/** Dimension of DrainsCompleted: CONTINUE, ABANDON, AlreadyCompleted or NodeNotFound. */
+export const RESULT_DIMENSION = 'Result';
+
+export const Metric = {
+  DrainsStarted: 'DrainsStarted',
+  DrainsCompleted: 'DrainsCompleted',
+  DrainDuration: 'DrainDurationSeconds',
+  PodsEvicted: 'PodsEvicted',
+  EvictionsBlockedByPdb: 'EvictionsBlockedByPdb',
+  PdbMisconfigurations: 'PdbMisconfigurations',
+  PodsForceDeleted: 'PodsForceDeleted',
+  HeartbeatsSent: 'HeartbeatsSent',
+  DuplicateEvents: 'DuplicateEvents',
+  InvalidEvents: 'InvalidEvents',
+  DeadlinesReached: 'DeadlinesReached',
+  KubernetesApiErrors: 'KubernetesApiErrors',
+  /** 1 per drain round while a drain runs past 80% of its time to the deadline. */
+  DrainsNearDeadline: 'DrainsNearDeadline',
+} as const;
+export type MetricName = (typeof Metric)[keyof typeof Metric];
+
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export function createObservability(): Observability {
+  return {
+    logger: new Logger({ serviceName: SERVICE_NAME }),
+    metrics: new Metrics({
+      serviceName: SERVICE_NAME,
+      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE,
+    }),
+  };
+}
+
+/** The keys every log line of a drain carries. Never the token: only its hash. */
+export function drainKeys(state: Pick<DrainState, 'action' | 'executionBase' | 'generation' | 'nodeName'>) {
+  return {
+    instanceId: state.action.instanceId,
+    autoScalingGroupName: state.action.autoScalingGroupName,
+    lifecycleHookName: state.action.lifecycleHookName,
+    tokenHash: state.action.tokenHash,
+    execution: state.generation > 0 ? `${state.executionBase}-c${state.generation}` : state.executionBase,
+    ...(state.nodeName ? { node: state.nodeName } : {}),
+  };
+}
+
+export function count(metrics: Metrics, name: MetricName, value = 1): void {
+  if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+export function countCompletion(metrics: Metrics, asg: string, result: 'CONTINUE' | 'ABANDON' | 'AlreadyCompleted' | 'NodeNotFound') {
+  metrics
+    .singleMetric()
+    .addDimensions({ [ASG_DIMENSION]: asg, [RESULT_DIMENSION]: result })
+    .addMetric(Metric.DrainsCompleted, MetricUnit.Count, 1);
+}
+
+export function recordDuration(metrics: Metrics, seconds: number): void {
+  metrics.addMetric(Metric.DrainDuration, MetricUnit.Seconds, Math.max(0, Math.round(seconds)));
+}

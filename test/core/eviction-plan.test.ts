@@ -1,0 +1,313 @@
+import { planEvictions } from '../../lambda/core/eviction-plan';
+import { keyOf, type PdbView, type PodView } from '../../lambda/core/kube-types';
+import { NOW, pdb, pod } from './pod-factory';
+
+const keys = (pods: PodView[]) => pods.map(keyOf);
+const critical = 'system-cluster-critical';
+
+describe('planEvictions: which pods', () => {
+  test('evicts only pods whose verdict is evict, in namespace/name order', () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'web-b' }),
+      pod({ name: 'done', phase: 'Succeeded' }),
+      pod({ name: 'leaving', deletionTimestamp: NOW + 10_000 }),
+      pod({ name: 'agent', owner: 'DaemonSet' }),
+      pod({ name: 'static', owner: null, mirror: true }),
+      pod({ name: 'web-a', namespace: 'shop' }),
+      pod({ name: 'bare', owner: null, emptyDir: true }),
+    ];
+
+    // Act
+    const plan = planEvictions(pods, [], NOW);
+
+    // Assert
+    expect(plan).toEqual({
+      evictNow: [pods[6], pods[0], pods[5]],
+      blocked: [],
+      misconfigured: [],
+      deferred: [],
+    });
+    expect(keys(plan.evictNow)).toEqual(['default/bare', 'default/web-b', 'shop/web-a']);
+  });
+
+  test('does not send again what was already requested', () => {
+    // Arrange
+    const pods = [pod({ name: 'a' }), pod({ name: 'b' })];
+
+    // Act
+    const plan = planEvictions(pods, [], NOW, { alreadyRequested: new Set(['default/a']) });
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/b']);
+  });
+
+  test('a pod no PDB selects is always evicted', () => {
+    // Arrange
+    const pods = [pod({ name: 'a', labels: { app: 'a' } })];
+    const pdbs = [pdb({ selector: { matchLabels: { app: 'other' } }, disruptionsAllowed: 0 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/a']);
+    expect(plan.blocked).toEqual([]);
+  });
+});
+
+describe('planEvictions: tiers', () => {
+  test.each<[string, PodView[], string[], string[]]>([
+    [
+      'critical waits while a normal pod is evictable',
+      [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web' })],
+      ['default/web'],
+      ['default/dns'],
+    ],
+    [
+      'critical waits while a normal pod is terminating',
+      [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web', deletionTimestamp: NOW + 20_000 })],
+      [],
+      ['default/dns'],
+    ],
+    [
+      'critical goes once a normal pod is stuck (Karpenter stops waiting for it)',
+      [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web', deletionTimestamp: NOW - 61_000 })],
+      ['default/dns'],
+      [],
+    ],
+    [
+      'finished, DaemonSet and mirror pods do not hold the critical tier',
+      [
+        pod({ name: 'dns', priorityClassName: critical }),
+        pod({ name: 'job', phase: 'Succeeded' }),
+        pod({ name: 'agent', owner: 'DaemonSet' }),
+        pod({ name: 'agent-leaving', owner: 'DaemonSet', deletionTimestamp: NOW + 5_000 }),
+        pod({ name: 'static', owner: 'Node', mirror: true }),
+      ],
+      ['default/dns'],
+      [],
+    ],
+    [
+      'a terminating critical pod does not hold the critical tier',
+      [pod({ name: 'dns-1', priorityClassName: critical, deletionTimestamp: NOW + 5_000 }), pod({ name: 'dns-2', priorityClassName: 'system-node-critical' })],
+      ['default/dns-2'],
+      [],
+    ],
+  ])('%s', (_case, pods, expectedEvictNow, expectedDeferred) => {
+    // Arrange: the table row
+
+    // Act
+    const plan = planEvictions(pods, [], NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(expectedEvictNow);
+    expect(plan.deferred).toEqual(expectedDeferred);
+  });
+
+  test('a normal pod already requested but not yet terminating still holds the critical tier', () => {
+    // Arrange
+    const pods = [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web' })];
+
+    // Act
+    const plan = planEvictions(pods, [], NOW, { alreadyRequested: new Set(['default/web']) });
+
+    // Assert
+    expect(plan).toEqual({ evictNow: [], blocked: [], misconfigured: [], deferred: ['default/dns'] });
+  });
+
+  test('a normal pod blocked by its PDB holds the critical tier', () => {
+    // Arrange
+    const pods = [pod({ name: 'dns', priorityClassName: critical, labels: { app: 'dns' } }), pod({ name: 'web', labels: { app: 'web' } })];
+    const pdbs = [pdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, disruptionsAllowed: 0 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(plan).toEqual({
+      evictNow: [],
+      blocked: [{ pod: 'default/web', pdb: 'default/web' }],
+      misconfigured: [],
+      deferred: ['default/dns'],
+    });
+  });
+
+  test('an already requested critical pod is neither sent nor deferred', () => {
+    // Arrange
+    const pods = [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web' })];
+
+    // Act
+    const plan = planEvictions(pods, [], NOW, { alreadyRequested: new Set(['default/dns']) });
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/web']);
+    expect(plan.deferred).toEqual([]);
+  });
+});
+
+describe('planEvictions: PodDisruptionBudgets', () => {
+  test('a PDB budget is shared by the pods it selects, counted down in name order', () => {
+    // Arrange
+    const pods = ['c', 'a', 'b'].map((name) => pod({ name, labels: { app: 'web' } }));
+    const pdbs = [pdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, disruptionsAllowed: 2 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/a', 'default/b']);
+    expect(plan.blocked).toEqual([{ pod: 'default/c', pdb: 'default/web' }]);
+  });
+
+  test('each PDB has its own budget', () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'api-1', labels: { app: 'api' } }),
+      pod({ name: 'api-2', labels: { app: 'api' } }),
+      pod({ name: 'web-1', labels: { app: 'web' } }),
+    ];
+    const pdbs = [
+      pdb({ name: 'api', selector: { matchLabels: { app: 'api' } }, disruptionsAllowed: 1 }),
+      pdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, disruptionsAllowed: 1 }),
+    ];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/api-1', 'default/web-1']);
+    expect(plan.blocked).toEqual([{ pod: 'default/api-2', pdb: 'default/api' }]);
+  });
+
+  test('a PDB applies only in its own namespace', () => {
+    // Arrange
+    const pods = [pod({ name: 'web', namespace: 'shop' })];
+    const pdbs = [pdb({ name: 'all', namespace: 'default', selector: {}, disruptionsAllowed: 0 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['shop/web']);
+    expect(plan.blocked).toEqual([]);
+  });
+
+  test('an empty selector covers the whole namespace (policy/v1)', () => {
+    // Arrange
+    const pods = [pod({ name: 'a' }), pod({ name: 'b' })];
+    const pdbs = [pdb({ name: 'all', selector: {}, disruptionsAllowed: 1 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/a']);
+    expect(plan.blocked).toEqual([{ pod: 'default/b', pdb: 'default/all' }]);
+  });
+
+  test('a pod two PDBs select is misconfigured, never sent, and costs no budget', () => {
+    // Arrange
+    const pods = [pod({ name: 'a', labels: { app: 'web' } }), pod({ name: 'b', labels: { app: 'web', x: '1' } })];
+    const pdbs: PdbView[] = [
+      pdb({ name: 'z-web', selector: { matchLabels: { app: 'web' } }, disruptionsAllowed: 1 }),
+      pdb({ name: 'a-x', selector: { matchExpressions: [{ key: 'x', operator: 'Exists' }] }, disruptionsAllowed: 5 }),
+    ];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(plan).toEqual({
+      evictNow: [pods[0]],
+      blocked: [],
+      misconfigured: [{ pod: 'default/b', pdbs: ['default/a-x', 'default/z-web'] }],
+      deferred: [],
+    });
+  });
+
+  test('the eviction API ignores PDBs for Pending pods, so they are sent and cost no budget', () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'a', phase: 'Pending', ready: false }),
+      pod({ name: 'b', phase: 'Pending', ready: false, labels: { app: 'b', x: '1' } }),
+      pod({ name: 'c' }),
+    ];
+    const pdbs = [
+      pdb({ name: 'all', selector: {}, disruptionsAllowed: 1 }),
+      pdb({ name: 'x', selector: { matchLabels: { x: '1' } }, disruptionsAllowed: 0 }),
+    ];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/a', 'default/b', 'default/c']);
+    expect(plan.blocked).toEqual([]);
+    expect(plan.misconfigured).toEqual([]);
+  });
+
+  test('unready pods are sent without being charged to their PDB', () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'a', ready: false }),
+      pod({ name: 'b' }),
+      pod({ name: 'c' }),
+      pod({ name: 'd', ready: false }),
+    ];
+    const pdbs = [pdb({ name: 'all', selector: {}, disruptionsAllowed: 1 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/a', 'default/b', 'default/d']);
+    expect(plan.blocked).toEqual([{ pod: 'default/c', pdb: 'default/all' }]);
+  });
+
+  test('a negative disruptionsAllowed blocks like zero', () => {
+    // Arrange
+    const pods = [pod({ name: 'a' })];
+    const pdbs = [pdb({ name: 'all', disruptionsAllowed: -1 })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(plan.evictNow).toEqual([]);
+    expect(plan.blocked).toEqual([{ pod: 'default/a', pdb: 'default/all' }]);
+  });
+
+  test('the plan does not depend on the order of its input', () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'b', namespace: 'x' }),
+      pod({ name: 'a', namespace: 'y' }),
+      pod({ name: 'c', namespace: 'x' }),
+      pod({ name: 'a', namespace: 'x' }),
+    ];
+    const pdbs = [pdb({ name: 'all', namespace: 'x', disruptionsAllowed: 2 })];
+
+    // Act
+    const forward = planEvictions(pods, pdbs, NOW);
+    const backward = planEvictions([...pods].reverse(), pdbs, NOW);
+
+    // Assert
+    expect(keys(forward.evictNow)).toEqual(['x/a', 'x/b', 'y/a']);
+    expect(forward.blocked).toEqual([{ pod: 'x/c', pdb: 'x/all' }]);
+    expect(backward).toEqual(forward);
+  });
+
+  test('does not modify its inputs', () => {
+    // Arrange
+    const pods = [pod({ name: 'b' }), pod({ name: 'a' })];
+    const pdbs = [pdb({ disruptionsAllowed: 1 })];
+
+    // Act
+    planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(pods)).toEqual(['default/b', 'default/a']);
+    expect(pdbs[0].disruptionsAllowed).toBe(1);
+  });
+});

@@ -1,0 +1,162 @@
+import type { PodView } from '../../lambda/core/kube-types';
+import { classifyPod, podFilters, type PodVerdict } from '../../lambda/core/pod-filters';
+import { NOW, pod } from './pod-factory';
+
+const filter = (name: string) => {
+  const found = podFilters.find((f) => f.name === name);
+  if (!found) throw new Error(`no filter ${name}`);
+  return found;
+};
+
+describe('podFilters', () => {
+  test('apply in the documented order', () => {
+    // Arrange: nothing
+
+    // Act
+    const names = podFilters.map((f) => f.name);
+
+    // Assert
+    expect(names).toEqual(['finished', 'daemonset', 'mirror', 'terminating', 'evict']);
+  });
+
+  describe('finished', () => {
+    test.each<[string, PodView, PodVerdict | undefined]>([
+      ['Succeeded', pod({ phase: 'Succeeded' }), { action: 'none', reason: 'finished' }],
+      ['Failed', pod({ phase: 'Failed' }), { action: 'none', reason: 'finished' }],
+      ['Running', pod({ phase: 'Running' }), undefined],
+      ['Pending', pod({ phase: 'Pending' }), undefined],
+      ['Unknown', pod({ phase: 'Unknown' }), undefined],
+    ])('%s', (_case, subject, expected) => {
+      // Arrange: the table row
+
+      // Act
+      const verdict = filter('finished').verdict(subject, NOW);
+
+      // Assert
+      expect(verdict).toEqual(expected);
+    });
+  });
+
+  describe('terminating', () => {
+    test.each<[string, PodView, PodVerdict | undefined]>([
+      ['not being deleted', pod(), undefined],
+      [
+        'grace period still running',
+        pod({ deletionTimestamp: NOW + 30_000 }),
+        { action: 'wait', reason: 'terminating', expectedEnd: NOW + 30_000, stuck: false },
+      ],
+      [
+        'exactly 60 s past its deletionTimestamp: not yet stuck',
+        pod({ deletionTimestamp: NOW - 60_000 }),
+        { action: 'wait', reason: 'terminating', expectedEnd: NOW - 60_000, stuck: false },
+      ],
+      [
+        'more than 60 s past its deletionTimestamp: stuck',
+        pod({ deletionTimestamp: NOW - 60_001 }),
+        { action: 'wait', reason: 'terminating', expectedEnd: NOW - 60_001, stuck: true },
+      ],
+    ])('%s', (_case, subject, expected) => {
+      // Arrange: the table row
+
+      // Act
+      const verdict = filter('terminating').verdict(subject, NOW);
+
+      // Assert
+      expect(verdict).toEqual(expected);
+    });
+  });
+
+  describe('daemonset', () => {
+    test.each<[string, PodView, PodVerdict | undefined]>([
+      ['owned by a DaemonSet', pod({ owner: 'DaemonSet' }), { action: 'leave', reason: 'daemonset' }],
+      ['owned by a ReplicaSet', pod({ owner: 'ReplicaSet' }), undefined],
+      ['no controller', pod({ owner: null }), undefined],
+    ])('%s', (_case, subject, expected) => {
+      // Arrange: the table row
+
+      // Act
+      const verdict = filter('daemonset').verdict(subject, NOW);
+
+      // Assert
+      expect(verdict).toEqual(expected);
+    });
+  });
+
+  describe('mirror', () => {
+    test.each<[string, PodView, PodVerdict | undefined]>([
+      ['config.mirror annotation', pod({ owner: null, mirror: true }), { action: 'leave', reason: 'mirror' }],
+      ['controlled by the Node (kubelet-created)', pod({ owner: 'Node' }), { action: 'leave', reason: 'mirror' }],
+      ['ordinary pod', pod(), undefined],
+    ])('%s', (_case, subject, expected) => {
+      // Arrange: the table row
+
+      // Act
+      const verdict = filter('mirror').verdict(subject, NOW);
+
+      // Assert
+      expect(verdict).toEqual(expected);
+    });
+  });
+
+  describe('evict', () => {
+    test.each<[string, PodView, PodVerdict]>([
+      ['ReplicaSet pod', pod(), { action: 'evict', tier: 'normal', warnings: [] }],
+      ['Job pod', pod({ owner: 'Job' }), { action: 'evict', tier: 'normal', warnings: [] }],
+      ['StatefulSet pod', pod({ owner: 'StatefulSet' }), { action: 'evict', tier: 'normal', warnings: [] }],
+      ['emptyDir', pod({ emptyDir: true }), { action: 'evict', tier: 'normal', warnings: ['emptyDir'] }],
+      ['no controller', pod({ owner: null }), { action: 'evict', tier: 'normal', warnings: ['unreplicated'] }],
+      [
+        'emptyDir and no controller',
+        pod({ owner: null, emptyDir: true }),
+        { action: 'evict', tier: 'normal', warnings: ['emptyDir', 'unreplicated'] },
+      ],
+      [
+        'system-cluster-critical',
+        pod({ priorityClassName: 'system-cluster-critical' }),
+        { action: 'evict', tier: 'critical', warnings: [] },
+      ],
+      [
+        'system-node-critical',
+        pod({ priorityClassName: 'system-node-critical' }),
+        { action: 'evict', tier: 'critical', warnings: [] },
+      ],
+      ['another priority class', pod({ priorityClassName: 'high-priority' }), { action: 'evict', tier: 'normal', warnings: [] }],
+    ])('%s', (_case, subject, expected) => {
+      // Arrange: the table row
+
+      // Act
+      const verdict = filter('evict').verdict(subject, NOW);
+
+      // Assert
+      expect(verdict).toEqual(expected);
+    });
+  });
+});
+
+describe('classifyPod: the first verdict wins', () => {
+  test.each<[string, PodView, PodVerdict]>([
+    ['finished beats terminating', pod({ phase: 'Succeeded', deletionTimestamp: NOW }), { action: 'none', reason: 'finished' }],
+    ['finished beats daemonset', pod({ phase: 'Failed', owner: 'DaemonSet' }), { action: 'none', reason: 'finished' }],
+    [
+      'daemonset beats terminating: never waited for',
+      pod({ owner: 'DaemonSet', deletionTimestamp: NOW + 5_000 }),
+      { action: 'leave', reason: 'daemonset' },
+    ],
+    [
+      'terminating beats evict',
+      pod({ owner: null, emptyDir: true, deletionTimestamp: NOW - 120_000 }),
+      { action: 'wait', reason: 'terminating', expectedEnd: NOW - 120_000, stuck: true },
+    ],
+    ['daemonset beats mirror', pod({ owner: 'DaemonSet', mirror: true }), { action: 'leave', reason: 'daemonset' }],
+    ['mirror beats evict', pod({ owner: null, mirror: true, priorityClassName: 'system-node-critical' }), { action: 'leave', reason: 'mirror' }],
+    ['a Pending pod is evicted', pod({ phase: 'Pending', ready: false }), { action: 'evict', tier: 'normal', warnings: [] }],
+  ])('%s', (_case, subject, expected) => {
+    // Arrange: the table row
+
+    // Act
+    const verdict = classifyPod(subject, NOW);
+
+    // Assert
+    expect(verdict).toEqual(expected);
+  });
+});
