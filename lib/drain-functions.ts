@@ -1,0 +1,218 @@
+import * as path from 'path';
+import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DeadlinePolicy } from '../lambda/core/drain-state';
+
+/** One Lambda per workflow step; the keys are how other constructs refer to them. */
+export type DrainFunctionKey =
+  | 'startDrain'
+  | 'prepare'
+  | 'cordon'
+  | 'drainStep'
+  | 'heartbeat'
+  | 'applyDeadline'
+  | 'complete';
+
+interface FunctionSpec {
+  /** File under lambda/handlers. */
+  readonly entry: string;
+  readonly description: string;
+  readonly timeout: Duration;
+}
+
+const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
+const PROJECT_ROOT = path.join(__dirname, '..');
+
+// Every step does one bounded piece of work and returns; Step Functions waits.
+// DrainStep evicts a batch and watches pods for WATCH_SECONDS, hence 2 minutes.
+const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
+  startDrain: { entry: 'start-drain.ts', timeout: Duration.seconds(30), description: 'Starts the drain workflow for a terminating instance' },
+  prepare: { entry: 'prepare.ts', timeout: Duration.seconds(30), description: 'Finds the node and the hook timeouts, computes the deadline' },
+  cordon: { entry: 'cordon.ts', timeout: Duration.seconds(30), description: 'Cordons the node and takes it out of load balancers' },
+  drainStep: { entry: 'drain-step.ts', timeout: Duration.minutes(2), description: 'Evicts what may be evicted now and reports what is left' },
+  heartbeat: { entry: 'heartbeat.ts', timeout: Duration.seconds(30), description: 'Extends the lifecycle action while the drain goes on' },
+  applyDeadline: { entry: 'apply-deadline.ts', timeout: Duration.seconds(30), description: 'Applies the onDeadline policy when the drain runs out of time' },
+  complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
+};
+
+export interface DrainFunctionsProps {
+  /** EKS cluster whose nodes are drained. */
+  readonly clusterName: string;
+  /** Groups whose lifecycle actions the functions may heartbeat and complete. */
+  readonly autoScalingGroupNames: string[];
+  /** What to do with pods still running at the deadline. */
+  readonly onDeadline: DeadlinePolicy;
+  /** Drain time limit in seconds; 0 means the hook's global timeout. */
+  readonly maxDrainSeconds: number;
+  /** CloudWatch metrics namespace for the functions' Powertools metrics. */
+  readonly metricsNamespace: string;
+  /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
+  readonly stateMachineArn: string;
+  /** Where failed asynchronous invocations of start-drain go (the lifecycle rule's DLQ). */
+  readonly startDrainDeadLetterQueue: sqs.IQueue;
+  /** How long a lifecycle event stays worth processing by start-drain. */
+  readonly startDrainMaxEventAge: Duration;
+  /**
+   * How long the functions' logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The Lambdas of the drain, each with its own role (least privilege, and no
+ * AWS managed policy) and log group.
+ */
+export class DrainFunctions extends Construct {
+  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+
+  constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    const commonEnvironment: Record<string, string> = {
+      CLUSTER_NAME: props.clusterName,
+      DEADLINE_POLICY: props.onDeadline,
+      MAX_DRAIN_SECONDS: String(props.maxDrainSeconds),
+      POWERTOOLS_SERVICE_NAME: 'eks-graceful-drain',
+      POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+      // Stack traces point at the TypeScript sources (the bundle ships its source map).
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const extraEnvironment: Partial<Record<DrainFunctionKey, Record<string, string>>> = {
+      // How long one DrainStep watches pods leave before returning (within its 2-minute timeout).
+      drainStep: { WATCH_SECONDS: '60' },
+      startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
+    };
+
+    const make = (key: DrainFunctionKey): NodejsFunction => {
+      const spec = FUNCTIONS[key];
+      const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      });
+      // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this
+      // log group only.
+      const role = new iam.Role(this, `${pascal(key)}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `eks-graceful-drain ${key} function`,
+      });
+      logGroup.grantWrite(role);
+      const isStartDrain = key === 'startDrain';
+      return new NodejsFunction(this, pascal(key), {
+        entry: path.join(HANDLERS_DIR, spec.entry),
+        handler: 'handler',
+        description: spec.description,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: spec.timeout,
+        role,
+        logGroup,
+        environment: { ...commonEnvironment, ...extraEnvironment[key] },
+        // Only start-drain is invoked asynchronously (by EventBridge).
+        ...(isStartDrain && {
+          deadLetterQueue: props.startDrainDeadLetterQueue,
+          maxEventAge: props.startDrainMaxEventAge,
+          retryAttempts: 2,
+        }),
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+        bundling: {
+          // @kubernetes/client-node 2.x is ESM-only: bundle as ESM, prefer the
+          // packages' ESM builds, and give CommonJS dependencies that call
+          // require() (Node built-ins) a real require.
+          format: OutputFormat.ESM,
+          mainFields: ['module', 'main'],
+          banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+          target: 'node22',
+          minify: true,
+          sourceMap: true,
+          // Line mappings are all stack traces need; embedded sources would triple the package.
+          sourcesContent: false,
+          // Ship the AWS SDK versions the code was tested with rather than the
+          // runtime's, which change under us.
+          bundleAwsSDK: true,
+        },
+      });
+    };
+
+    this.functions = {
+      startDrain: make('startDrain'),
+      prepare: make('prepare'),
+      cordon: make('cordon'),
+      drainStep: make('drainStep'),
+      heartbeat: make('heartbeat'),
+      applyDeadline: make('applyDeadline'),
+      complete: make('complete'),
+    };
+    const fns = this.functions;
+
+    const autoScalingGroupArns = props.autoScalingGroupNames.map((name) => stack.formatArn({
+      service: 'autoscaling',
+      resource: 'autoScalingGroup',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      // The middle part is the group's UUID, which changes if the group is recreated.
+      resourceName: `*:autoScalingGroupName/${name}`,
+    }));
+    const clusterArn = stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName });
+
+    // start-drain answers a lifecycle action itself when it cannot start a drain
+    // for it, so that the instance is not held until the hook times out.
+    for (const fn of [fns.startDrain, fns.complete]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: autoScalingGroupArns,
+      }));
+    }
+    fns.heartbeat.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['autoscaling:RecordLifecycleActionHeartbeat'],
+      resources: autoScalingGroupArns,
+    }));
+    // Neither action supports resource-level permissions.
+    fns.prepare.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances'],
+      resources: ['*'],
+    }));
+    for (const fn of [fns.prepare, fns.cordon, fns.drainStep, fns.applyDeadline]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [clusterArn],
+      }));
+    }
+    fns.startDrain.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [props.stateMachineArn],
+    }));
+
+    // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
+      for (const name of props.autoScalingGroupNames) {
+        Validations.of(fns[key].role!).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+          reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
+        });
+      }
+    }
+    Validations.of(fns.prepare.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
+    });
+    for (const fn of Object.values(fns)) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'nodejs22.x is the runtime the handlers are built and tested for (esbuild target node22); moving to a newer runtime is a deliberate, tested change.',
+      });
+    }
+  }
+}
+
+function pascal(key: string): string {
+  return key.charAt(0).toUpperCase() + key.slice(1);
+}

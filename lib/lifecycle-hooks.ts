@@ -1,0 +1,105 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { CfnLifecycleHook } from 'aws-cdk-lib/aws-autoscaling';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** Name of the hook this project creates on each Auto Scaling group. */
+export const DEFAULT_LIFECYCLE_HOOK_NAME = 'eks-graceful-drain';
+
+export interface DrainLifecycleHooksProps {
+  /** Auto Scaling groups whose terminating instances are drained. At least one. */
+  readonly autoScalingGroupNames: string[];
+  /**
+   * Seconds the hook waits for a heartbeat or completion before applying CONTINUE
+   * (30–7200). Also bounds how old a lifecycle event may be and still be worth
+   * delivering: once the hook timed out, a drain is pointless.
+   */
+  readonly heartbeatTimeoutSeconds: number;
+  /**
+   * Use a terminating hook that already exists on every group instead of creating one.
+   * @default - a hook named `eks-graceful-drain` is created on each group
+   */
+  readonly existingLifecycleHookName?: string;
+}
+
+/**
+ * The entry point of a drain: a terminating lifecycle hook on each Auto Scaling
+ * group (so the instance waits for us), and the EventBridge rule that turns the
+ * hook's event into a start-drain invocation. Events that cannot be delivered
+ * land in {@link deadLetterQueue} for an operator to look at.
+ */
+export class DrainLifecycleHooks extends Construct {
+  /** The hook name the rule matches and the workflow completes. */
+  public readonly lifecycleHookName: string;
+  /** The hooks created here, one per group (none with `existingLifecycleHookName`). */
+  public readonly hooks: CfnLifecycleHook[] = [];
+  /** Receives lifecycle events neither EventBridge nor Lambda could deliver to start-drain. */
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly rule: events.Rule;
+  /** How long a lifecycle event stays worth delivering (rule target and start-drain's async config). */
+  public readonly eventMaxAge: Duration;
+
+  constructor(scope: Construct, id: string, props: DrainLifecycleHooksProps) {
+    super(scope, id);
+    this.lifecycleHookName = props.existingLifecycleHookName ?? DEFAULT_LIFECYCLE_HOOK_NAME;
+
+    if (props.existingLifecycleHookName === undefined) {
+      for (const [index, autoScalingGroupName] of props.autoScalingGroupNames.entries()) {
+        this.hooks.push(new CfnLifecycleHook(this, `Hook${index}`, {
+          autoScalingGroupName,
+          lifecycleHookName: this.lifecycleHookName,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          // CONTINUE: if we fail to answer, the termination proceeds as if we were not
+          // here. ABANDON would also skip any other terminating hook on the group.
+          defaultResult: 'CONTINUE',
+          heartbeatTimeout: props.heartbeatTimeoutSeconds,
+        }));
+      }
+    }
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the lifecycle rule target and of the start-drain function; a DLQ of a DLQ would only move the problem.',
+    });
+
+    // An event older than the heartbeat timeout is for a lifecycle action that has
+    // already timed out (the instance is gone): delivering it would only fail.
+    // EventBridge accepts 60 s to 24 h.
+    this.eventMaxAge = Duration.seconds(Math.min(Math.max(props.heartbeatTimeoutSeconds, 60), 86400));
+
+    this.rule = new events.Rule(this, 'TerminateLifecycleActionRule', {
+      description: 'Starts draining an EKS node when its Auto Scaling group is about to terminate the instance',
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: ['EC2 Instance-terminate Lifecycle Action'],
+        detail: {
+          AutoScalingGroupName: props.autoScalingGroupNames,
+          LifecycleHookName: [this.lifecycleHookName],
+          // An instance going back to a warm pool is not terminated: nothing to drain.
+          Destination: events.Match.anythingBut('WarmPool'),
+        },
+      },
+    });
+  }
+
+  /**
+   * Sends the lifecycle events to the start-drain function. EventBridge invokes
+   * it asynchronously, so its retries only cover handing the event to Lambda;
+   * the function's own retries and DLQ (the same queue) cover the invocation.
+   */
+  public startDrainWith(startDrain: lambda.IFunction): void {
+    this.rule.addTarget(new targets.LambdaFunction(startDrain, {
+      retryAttempts: 10,
+      maxEventAge: this.eventMaxAge,
+      deadLetterQueue: this.deadLetterQueue,
+    }));
+  }
+}

@@ -1,0 +1,92 @@
+import { App } from 'aws-cdk-lib';
+import { EksGracefulDrain, validateProps } from '../../lib/graceful-drain';
+import { drainPropsFromContext, EksGracefulDrainStack } from '../../lib/stack';
+
+const required = { clusterName: 'prod', autoScalingGroupNames: 'asg-a' };
+
+/** The props the stack would build from this context (`-c` values are strings). */
+function propsFrom(context: Record<string, unknown>) {
+  return drainPropsFromContext(new App({ context }).node);
+}
+
+describe('context → props', () => {
+  test('defaults', () => {
+    expect(propsFrom(required)).toEqual({
+      clusterName: 'prod',
+      autoScalingGroupNames: ['asg-a'],
+      heartbeatTimeoutSeconds: 1800,
+      maxDrainSeconds: 0,
+      onDeadline: 'force-delete',
+      existingLifecycleHookName: undefined,
+      metricsNamespace: 'EksGracefulDrain',
+    });
+  });
+
+  test('every key, as the command line gives them', () => {
+    expect(propsFrom({
+      clusterName: 'prod',
+      autoScalingGroupNames: ' asg-a, asg-b ,,',
+      heartbeatTimeoutSeconds: '7200',
+      maxDrainSeconds: '172800',
+      onDeadline: 'abandon',
+      existingLifecycleHookName: 'their-hook',
+      metricsNamespace: 'Ops',
+    })).toEqual({
+      clusterName: 'prod',
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      heartbeatTimeoutSeconds: 7200,
+      maxDrainSeconds: 172800,
+      onDeadline: 'abandon',
+      existingLifecycleHookName: 'their-hook',
+      metricsNamespace: 'Ops',
+    });
+  });
+
+  test('cdk.json may give numbers and lists', () => {
+    expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 60 }))
+      .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 60 });
+  });
+
+  test.each([
+    [{ autoScalingGroupNames: 'a' }, /"clusterName": expected the name of the EKS cluster, got nothing/],
+    [{ clusterName: '', autoScalingGroupNames: 'a' }, /"clusterName"/],
+    [{ clusterName: 'prod' }, /"autoScalingGroupNames": expected one or more Auto Scaling group names, comma separated, got nothing/],
+    [{ clusterName: 'prod', autoScalingGroupNames: ' , ' }, /"autoScalingGroupNames".*got " , "/],
+    [{ ...required, heartbeatTimeoutSeconds: '29' }, /"heartbeatTimeoutSeconds": expected an integer number of seconds from 30 to 7200, got "29"/],
+    [{ ...required, heartbeatTimeoutSeconds: '7201' }, /"heartbeatTimeoutSeconds"/],
+    [{ ...required, heartbeatTimeoutSeconds: '30m' }, /"heartbeatTimeoutSeconds".*got "30m"/],
+    [{ ...required, heartbeatTimeoutSeconds: '0' }, /"heartbeatTimeoutSeconds"/],
+    [{ ...required, maxDrainSeconds: '59' }, /"maxDrainSeconds": expected an integer number of seconds from 60 to 172800, or 0, got "59"/],
+    [{ ...required, maxDrainSeconds: '172801' }, /"maxDrainSeconds"/],
+    [{ ...required, maxDrainSeconds: '-1' }, /"maxDrainSeconds"/],
+    [{ ...required, maxDrainSeconds: '1.5' }, /"maxDrainSeconds"/],
+    [{ ...required, onDeadline: 'delete' }, /"onDeadline": expected one of force-delete \| continue \| abandon, got "delete"/],
+    [{ ...required, metricsNamespace: 42 }, /"metricsNamespace": expected a string/],
+  ])('%j is refused, naming the key and what it expects', (context, message) => {
+    expect(() => propsFrom(context)).toThrow(message);
+  });
+
+  test('the stack fails the same way', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'autoScalingGroupNames': 'a' } });
+    expect(() => new EksGracefulDrainStack(app, 'S')).toThrow(/"clusterName"/);
+  });
+});
+
+describe('the construct checks its props too (for users who skip the stack)', () => {
+  test.each([
+    [{ clusterName: '', autoScalingGroupNames: ['a'] }, /clusterName/],
+    [{ clusterName: 'c', autoScalingGroupNames: [] }, /autoScalingGroupNames/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 10 }, /heartbeatTimeoutSeconds must be an integer number of seconds from 30 to 7200/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], maxDrainSeconds: 30 }, /maxDrainSeconds/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], onDeadline: 'nope' as never }, /onDeadline must be one of force-delete, continue, abandon/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], stateMachineName: 'has space' }, /stateMachineName/],
+  ])('%j', (props, message) => {
+    expect(() => validateProps(props)).toThrow(message);
+    expect(() => new EksGracefulDrain(new App(), 'D', props)).toThrow(message);
+  });
+
+  test('accepts the limits', () => {
+    expect(() => validateProps({ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 0 })).not.toThrow();
+    expect(() => validateProps({ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 7200, maxDrainSeconds: 172800 })).not.toThrow();
+  });
+});

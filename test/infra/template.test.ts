@@ -1,0 +1,266 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthesizeStack, synthesizeWorkflow, TEST_ACCOUNT, TEST_REGION } from '../support/synth';
+
+const asgArn = (name: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:autoscaling:${TEST_REGION}:${TEST_ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`]],
+});
+const clusterArn = (name: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${TEST_REGION}:${TEST_ACCOUNT}:cluster/${name}`]],
+});
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+describe('EksGracefulDrain template', () => {
+  // One synth for the read-only assertions below: synthesis is the slow part.
+  const { stack, drain, template } = synthesizeStack({
+    clusterName: 'prod',
+    autoScalingGroupNames: ['asg-a', 'asg-b'],
+    heartbeatTimeoutSeconds: 900,
+  });
+  const json = template.toJSON();
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as never);
+
+  /** The statements of the role policy attached to a function's role. */
+  const statementsOf = (key: keyof typeof drain.functions): Statement[] => {
+    const roleId = stack.getLogicalId(drain.functions[key].role!.node.defaultChild as never);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
+    return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+  };
+  const actionsOf = (key: keyof typeof drain.functions): string[] =>
+    statementsOf(key).flatMap((statement) => ([] as string[]).concat(statement.Action)).sort();
+  const resourceOf = (key: keyof typeof drain.functions, action: string): unknown =>
+    statementsOf(key).find((statement) => ([] as string[]).concat(statement.Action).includes(action))?.Resource;
+
+  describe('lifecycle hooks', () => {
+    test('one terminating hook per Auto Scaling group', () => {
+      template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 2);
+      for (const name of ['asg-a', 'asg-b']) {
+        template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+          AutoScalingGroupName: name,
+          LifecycleHookName: 'eks-graceful-drain',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          DefaultResult: 'CONTINUE',
+          HeartbeatTimeout: 900,
+        });
+      }
+    });
+
+    test('defaults to a 1800 s heartbeat timeout', () => {
+      const { template: defaults } = synthesizeStack();
+      defaults.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { HeartbeatTimeout: 1800 });
+    });
+
+    test('with existingLifecycleHookName, creates no hook and matches that name', () => {
+      const { template: existing } = synthesizeStack({ existingLifecycleHookName: 'their-hook' });
+      existing.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
+      existing.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { detail: Match.objectLike({ LifecycleHookName: ['their-hook'] }) },
+      });
+    });
+  });
+
+  describe('EventBridge rule', () => {
+    test('matches terminate lifecycle actions of our hook and groups, except to a warm pool', () => {
+      const rules = template.findResources('AWS::Events::Rule');
+      expect(Object.values(rules)).toHaveLength(1);
+      expect(Object.values(rules)[0].Properties.EventPattern).toEqual({
+        'source': ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        'detail': {
+          AutoScalingGroupName: ['asg-a', 'asg-b'],
+          LifecycleHookName: ['eks-graceful-drain'],
+          Destination: [{ 'anything-but': ['WarmPool'] }],
+        },
+      });
+    });
+
+    test('targets start-drain with a retry policy and the dead-letter queue', () => {
+      const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        Targets: [{
+          Arn: { 'Fn::GetAtt': [logicalId(drain.functions.startDrain), 'Arn'] },
+          Id: Match.anyValue(),
+          // Events older than the heartbeat timeout are for actions that already timed out.
+          RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 900 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+        }],
+      });
+    });
+
+    test('start-drain sends failed asynchronous invocations to the same queue', () => {
+      const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('Starts the drain'),
+        DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: logicalId(drain.functions.startDrain) },
+        MaximumEventAgeInSeconds: 900,
+        MaximumRetryAttempts: 2,
+      });
+      expect(resourceOf('startDrain', 'sqs:SendMessage')).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+    });
+  });
+
+  describe('dead-letter queue', () => {
+    test('is encrypted, and its policy admits only the rule over TLS', () => {
+      const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
+      template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+            },
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(drain.lifecycleHooks.rule), 'Arn'] } } },
+              Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+            }),
+          ],
+        },
+      });
+    });
+  });
+
+  describe('functions', () => {
+    test('seven functions, nodejs22.x on arm64, handler "handler" in an ESM bundle', () => {
+      const functions = template.findResources('AWS::Lambda::Function');
+      expect(Object.keys(functions)).toHaveLength(7);
+      for (const fn of Object.values(functions)) {
+        expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
+      }
+    });
+
+    test('drain-step may run 2 minutes, the others 30 seconds', () => {
+      for (const [key, fn] of Object.entries(drain.functions)) {
+        const properties = json.Resources[logicalId(fn)].Properties;
+        expect([key, properties.Timeout]).toEqual([key, key === 'drainStep' ? 120 : 30]);
+      }
+    });
+
+    test('each function logs to its own log group with a retention', () => {
+      for (const fn of Object.values(drain.functions)) {
+        const logGroupRef = json.Resources[logicalId(fn)].Properties.LoggingConfig.LogGroup;
+        expect(json.Resources[logGroupRef.Ref]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+      }
+    });
+
+    test('environment', () => {
+      const { environment } = synthesizeWorkflow({ clusterName: 'prod', onDeadline: 'abandon', maxDrainSeconds: 3600, metricsNamespace: 'Ops' });
+      for (const variables of Object.values(environment)) {
+        expect(variables).toMatchObject({
+          CLUSTER_NAME: 'prod',
+          DEADLINE_POLICY: 'abandon',
+          MAX_DRAIN_SECONDS: '3600',
+          POWERTOOLS_SERVICE_NAME: 'eks-graceful-drain',
+          POWERTOOLS_METRICS_NAMESPACE: 'Ops',
+        });
+      }
+      expect(environment.drainStep.WATCH_SECONDS).toBe('60');
+      expect(environment.startDrain.STATE_MACHINE_ARN).toMatch(/^arn:aws:states:us-east-1:123456789012:stateMachine:[\w-]+$/);
+      const withWatch = Object.entries(environment).filter(([, v]) => 'WATCH_SECONDS' in v).map(([k]) => k);
+      const withArn = Object.entries(environment).filter(([, v]) => 'STATE_MACHINE_ARN' in v).map(([k]) => k);
+      expect([withWatch, withArn]).toEqual([['drainStep'], ['startDrain']]);
+    });
+
+    test('environment defaults', () => {
+      const { environment } = synthesizeWorkflow();
+      expect(environment.prepare).toMatchObject({ DEADLINE_POLICY: 'force-delete', MAX_DRAIN_SECONDS: '0', POWERTOOLS_METRICS_NAMESPACE: 'EksGracefulDrain' });
+    });
+  });
+
+  describe('IAM: each function gets exactly what its step needs', () => {
+    const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    const stateMachineName: string = json.Resources[logicalId(drain.stateMachine)].Properties.StateMachineName;
+    const stateMachineArn = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:${stateMachineName}`]],
+    };
+
+    test.each([
+      ['startDrain', ['autoscaling:CompleteLifecycleAction', 'sqs:SendMessage', 'states:StartExecution']],
+      ['prepare', ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'eks:DescribeCluster']],
+      ['cordon', ['eks:DescribeCluster']],
+      ['drainStep', ['eks:DescribeCluster']],
+      ['heartbeat', ['autoscaling:RecordLifecycleActionHeartbeat']],
+      ['applyDeadline', ['eks:DescribeCluster']],
+      ['complete', ['autoscaling:CompleteLifecycleAction']],
+    ] as const)('%s: %j (and its own logs)', (key, actions) => {
+      expect(actionsOf(key)).toEqual([...actions, ...logs].sort());
+      expect(resourceOf(key, 'logs:PutLogEvents')).toEqual({
+        'Fn::GetAtt': [json.Resources[logicalId(drain.functions[key])].Properties.LoggingConfig.LogGroup.Ref, 'Arn'],
+      });
+    });
+
+    test('lifecycle actions only on the selected groups', () => {
+      const groups = [asgArn('asg-a'), asgArn('asg-b')];
+      expect(resourceOf('startDrain', 'autoscaling:CompleteLifecycleAction')).toEqual(groups);
+      expect(resourceOf('complete', 'autoscaling:CompleteLifecycleAction')).toEqual(groups);
+      expect(resourceOf('heartbeat', 'autoscaling:RecordLifecycleActionHeartbeat')).toEqual(groups);
+    });
+
+    test('describe calls without resource-level permissions on *', () => {
+      expect(resourceOf('prepare', 'autoscaling:DescribeLifecycleHooks')).toBe('*');
+      expect(resourceOf('prepare', 'ec2:DescribeInstances')).toBe('*');
+    });
+
+    test('eks:DescribeCluster on the one cluster', () => {
+      for (const key of ['prepare', 'cordon', 'drainStep', 'applyDeadline'] as const) {
+        expect(resourceOf(key, 'eks:DescribeCluster')).toEqual(clusterArn('prod'));
+      }
+    });
+
+    test('start-drain may start the drain state machine only', () => {
+      expect(resourceOf('startDrain', 'states:StartExecution')).toEqual(stateMachineArn);
+    });
+
+    test('no function role has an AWS managed policy', () => {
+      for (const fn of Object.values(drain.functions)) {
+        const role = json.Resources[stack.getLogicalId(fn.role!.node.defaultChild as never)];
+        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      }
+    });
+
+    test('the state machine may invoke the step functions and start itself', () => {
+      const roleId = stack.getLogicalId(drain.stateMachine.role.node.defaultChild as never);
+      const policy = Object.values(template.findResources('AWS::IAM::Policy'))
+        .find((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))!;
+      const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+      const invoked = statements.filter((s) => s.Action === 'lambda:InvokeFunction')
+        .flatMap((s) => ([] as unknown[]).concat(s.Resource))
+        // The unqualified ARNs; the other half are the same functions' `<arn>:*` (versions, aliases).
+        .filter((r) => JSON.stringify(r).startsWith('{"Fn::GetAtt"'));
+      const steps = ['prepare', 'cordon', 'drainStep', 'heartbeat', 'applyDeadline', 'complete'] as const;
+      expect(invoked).toEqual(expect.arrayContaining(steps.map((k) => ({ 'Fn::GetAtt': [logicalId(drain.functions[k]), 'Arn'] }))));
+      expect(invoked).toHaveLength(steps.length);
+      const start = statements.find((s) => String(s.Action).toLowerCase() === 'states:startexecution')!;
+      expect(start.Resource).toEqual(stateMachineArn);
+    });
+  });
+
+  describe('state machine', () => {
+    test('Standard, named, logging every state without execution data, traced', () => {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineType: 'STANDARD',
+        StateMachineName: Match.stringLikeRegexp('^[A-Za-z0-9_-]{1,80}$'),
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [Match.anyValue()] },
+        TracingConfiguration: { Enabled: true },
+      });
+    });
+
+    test('stateMachineName prop sets the name used by start-drain', () => {
+      const { environment, stateMachineName } = synthesizeWorkflow({ stateMachineName: 'drain-prod' });
+      expect(stateMachineName).toBe('drain-prod');
+      expect(environment.startDrain.STATE_MACHINE_ARN).toBe('arn:aws:states:us-east-1:123456789012:stateMachine:drain-prod');
+    });
+  });
+});
