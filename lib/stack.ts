@@ -2,7 +2,7 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, LIMITS } from './graceful-drain';
+import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, FORMATS, LIMITS } from './graceful-drain';
 
 /** A context value that cannot become a prop: names the key and what it accepts. */
 export class ContextError extends Error {
@@ -39,6 +39,12 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     }
     return parsed;
   };
+  const formatted = (key: keyof typeof FORMATS): string | undefined => {
+    const value = text(key);
+    if (value === undefined || value === '') return undefined;
+    if (!FORMATS[key].pattern.test(value)) throw new ContextError(key, FORMATS[key].expected, value);
+    return value;
+  };
 
   const clusterName = text('clusterName');
   if (!clusterName) throw new ContextError('clusterName', 'the name of the EKS cluster', raw('clusterName'));
@@ -64,6 +70,8 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     onDeadline: onDeadline as DeadlinePolicy,
     existingLifecycleHookName: text('existingLifecycleHookName'),
     metricsNamespace: text('metricsNamespace') ?? 'EksGracefulDrain',
+    alarmTopicArn: formatted('alarmTopicArn'),
+    dashboardName: formatted('dashboardName'),
   };
 }
 

@@ -30,6 +30,12 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings(app)).toEqual([]);
   });
 
+  test('nor the stack with an existing alarm topic and a named dashboard', () => {
+    const app = new App({ context: { ...context, alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops', dashboardName: 'drains' } });
+    new EksGracefulDrainStack(app, 'EksGracefulDrain', { env: { account: '123456789012', region: 'us-east-1' } });
+    expect(findings(app)).toEqual([]);
+  });
+
   test('synthesis with the plugin registered succeeds, as `cdk synth` runs it', () => {
     const app = new App({ context });
     new EksGracefulDrainStack(app, 'EksGracefulDrain', { env: { account: '123456789012', region: 'us-east-1' } });
