@@ -1,0 +1,167 @@
+import { drainRound, forceDeletePods } from '../../../lambda/adapters/kube-drain';
+import { KubeApiError } from '../../../lambda/adapters/kube-client';
+import { NODE, SPARE, names, startKit, type Kit } from './kube-test-kit';
+
+const evictions = (kit: Kit, status?: number) =>
+  kit.server.requests.filter((r) => r.path.endsWith('/eviction') && (status === undefined || r.status === status)).length;
+
+describe('drainRound', () => {
+  let kit: Kit;
+  beforeEach(async () => (kit = await startKit()));
+  afterEach(() => kit.server.stop());
+
+  test('a single pass evicts what has no PDB and leaves DaemonSet and mirror pods alone', async () => {
+    // Arrange
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 2, nodeName: NODE });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE] });
+    kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.evicted).toBe(2);
+    expect(round.status.evictable).toBe(0);
+    expect(round.status.terminating).toBe(2);
+    expect(round.status.leftAlone.map((l) => l.reason).sort()).toEqual(['daemonset', 'mirror']);
+    expect(evictions(kit)).toBe(2);
+  });
+
+  test('within its window, follows a PDB as replacements become ready: no 429, one eviction per pod', async () => {
+    // Arrange: 4 replicas, at most one down; replacements are ready 2 s after they start
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 4, nodeName: NODE, labels: { app: 'web' }, shutdownSeconds: 1, readyAfterSeconds: 2 });
+    kit.server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+    const start = kit.clock.now();
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start + 60_000 });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(round.evicted).toBe(4);
+    expect(round.pdbRefusals).toBe(0);
+    expect(evictions(kit)).toBe(4);
+    expect(names(kit.server)).toEqual([]);
+    // one pod at a time, each ~1 s to stop + 2 s for its replacement: well under the window
+    expect(kit.clock.now() - start).toBeLessThan(20_000);
+  });
+
+  test('a PDB that allows nothing: the pods are reported blocked and no eviction is sent', async () => {
+    // Arrange
+    kit.server.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    kit.server.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 30_000 });
+    // Assert
+    expect(round.status.drained).toBe(false);
+    expect(round.status.blocked).toEqual([
+      { pod: expect.stringMatching(/^db\/pg-/), pdb: 'db/pg' },
+      { pod: expect.stringMatching(/^db\/pg-/), pdb: 'db/pg' },
+    ]);
+    expect(evictions(kit)).toBe(0);
+  });
+
+  test('a pod selected by two PDBs is reported misconfigured and never sent (the API would answer 500 for ever)', async () => {
+    // Arrange
+    kit.server.addDeployment({ namespace: 'shop', name: 'api', replicas: 1, nodeName: NODE, labels: { app: 'api', tier: 'web' } });
+    kit.server.addPdb({ namespace: 'shop', name: 'by-app', selector: { matchLabels: { app: 'api' } }, maxUnavailable: 1 });
+    kit.server.addPdb({ namespace: 'shop', name: 'by-tier', selector: { matchLabels: { tier: 'web' } }, maxUnavailable: 1 });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.status.misconfigured).toEqual([{ pod: expect.stringMatching(/^shop\/api-/), pdbs: ['shop/by-app', 'shop/by-tier'] }]);
+    expect(evictions(kit)).toBe(0);
+  });
+
+  test('a pod stuck past its deletion timestamp is reported but not waited for', async () => {
+    // Arrange
+    const past = new Date(kit.clock.now() - 5 * 60_000).toISOString();
+    kit.server.addPod({ metadata: { name: 'zombie', namespace: 'default', deletionTimestamp: past, deletionGracePeriodSeconds: 30, finalizers: ['example.com/never'] }, spec: { nodeName: NODE } });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 30_000 });
+    // Assert
+    expect(round.status.stuck).toEqual(['default/zombie']);
+    expect(round.status.drained).toBe(true);
+  });
+
+  test('a terminating namespace refuses the eviction (403): the pod is tried again next round, not lost', async () => {
+    // Arrange
+    kit.server.addStandalonePod({ namespace: 'old', name: 'leftover', nodeName: NODE });
+    kit.server.setNamespaceTerminating('old');
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.evicted).toBe(0);
+    expect(round.status.evictable).toBe(1);
+    expect(evictions(kit, 403)).toBe(1);
+  });
+
+  test.each([
+    ['429 throttling', 429 as const],
+    ['500', 500 as const],
+    ['503', 503 as const],
+    ['a reset connection', 'reset' as const],
+  ])('retries %s inside the call', async (_label, status) => {
+    // Arrange
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE });
+    kit.server.faults.add({ path: /\/eviction$/, status, times: 2 });
+    kit.server.faults.add({ path: /^\/api\/v1\/pods$/, status, times: 1 });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.evicted).toBe(1);
+    expect(evictions(kit)).toBe(3);
+  });
+
+  test('an API that keeps failing ends the call with a retryable KubeApiError, within the time left', async () => {
+    // Arrange
+    kit.server.faults.add({ path: /^\/api\/v1\/pods$/, status: 503 });
+    const start = kit.clock.now();
+    // Act
+    const failure = drainRound(kit.kube, { nodeName: NODE, watchUntil: start });
+    // Assert
+    await expect(failure).rejects.toBeInstanceOf(KubeApiError);
+    await expect(failure).rejects.toMatchObject({ status: 503, retryable: true });
+    expect(kit.clock.now() - start).toBeLessThan(110_000);
+  });
+
+  test('a node with 110 pods: one LIST, 100 evictions with bounded concurrency, the rest left alone', async () => {
+    // Arrange
+    for (let i = 0; i < 10; i++) kit.server.addDeployment({ namespace: `team-${i}`, name: 'svc', replicas: 10, nodeName: NODE });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    for (let i = 0; i < 9; i++) kit.server.addDaemonSet({ namespace: 'kube-system', name: `agent-${i}`, nodes: [NODE] });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.evicted).toBe(100);
+    expect(evictions(kit)).toBe(100);
+    expect(kit.server.countRequests({ verb: 'list' })).toBe(2);
+    expect(round.status.leftAlone).toHaveLength(10);
+  });
+
+  test('an unknown node has no pods: drained', async () => {
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: 'ip-10-0-0-99.ec2.internal', watchUntil: kit.clock.now() });
+    // Assert
+    expect(round.status.drained).toBe(true);
+  });
+});
+
+describe('forceDeletePods', () => {
+  let kit: Kit;
+  beforeEach(async () => (kit = await startKit()));
+  afterEach(() => kit.server.stop());
+
+  test('deletes what is left with the grace clamped to the time before the hard limit, DaemonSet and mirror pods stay', async () => {
+    // Arrange: a CronJob pod that would take 6 h, 10 minutes before the hard limit
+    kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 21_600, shutdownSeconds: 18_000 });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
+    const hardLimitAt = kit.clock.now() + 600_000;
+    // Act
+    const deleted = await forceDeletePods(kit.kube, NODE, hardLimitAt);
+    // Assert
+    expect(deleted).toBe(1);
+    const job = kit.server.pods({ nodeName: NODE }).find((p) => p.metadata.name.startsWith('report'));
+    expect(job?.metadata.deletionGracePeriodSeconds).toBe(570);
+    await kit.clock.advanceBy(571_000);
+    expect(names(kit.server).some((n) => n.startsWith('batch/report'))).toBe(false);
+    expect(names(kit.server)).toHaveLength(2);
+  });
+});

@@ -1,0 +1,53 @@
+/** Failures the fake API server injects before it handles a request. */
+export interface FaultSpec {
+  method?: string;
+  /** Matched against the path without the query string. */
+  path?: RegExp;
+  /** An HTTP error with a Status body, or 'reset': the socket is destroyed without a response. */
+  status: 429 | 500 | 503 | 'reset';
+  /** How many requests fail; unlimited when absent. */
+  times?: number;
+  /** Fraction (0..1) of matching requests that fail, drawn from a seeded PRNG so runs repeat. */
+  rate?: number;
+  /** Sent as the Retry-After header and as details.retryAfterSeconds. */
+  retryAfterSeconds?: number;
+}
+
+/** mulberry32: small, fast, and the same sequence on every run. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultInjector {
+  private faults: Array<FaultSpec & { remaining: number }> = [];
+  private random = seededRandom(42);
+
+  add(fault: FaultSpec): void {
+    this.faults.push({ ...fault, remaining: fault.times ?? Infinity });
+  }
+
+  clear(): void {
+    this.faults = [];
+    this.random = seededRandom(42);
+  }
+
+  /** The first fault that fires for this request, consuming one of its `times`. */
+  pick(method: string, path: string): FaultSpec | undefined {
+    for (const fault of this.faults) {
+      if (fault.remaining <= 0) continue;
+      if (fault.method && fault.method.toUpperCase() !== method) continue;
+      if (fault.path && !fault.path.test(path)) continue;
+      if (fault.rate !== undefined && this.random() >= fault.rate) continue;
+      fault.remaining--;
+      return fault;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,448 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './fake-kube-cluster';
+import { discoveryDocument } from './fake-kube-discovery';
+import { FaultInjector } from './fake-kube-faults';
+import { KubeError, KubeObject, statusObject } from './fake-kube-objects';
+import { PatchError, patchContentTypes } from './fake-kube-patch';
+import { parseFieldSelector, parseLabelSelector, Predicate, SelectorError } from './fake-kube-selectors';
+import { toTable, wantsTable } from './fake-kube-tables';
+import { testPki } from './pki';
+import { RealSimClock, SimClock } from './virtual-clock';
+
+export type { FaultSpec } from './fake-kube-faults';
+
+export interface FakeKubeServerOptions {
+  /** @default new RealSimClock() */
+  clock?: SimClock;
+  /** Delay before each request is handled, on `clock`. @default 0 */
+  latencyMs?: number;
+  /** The bearer token every request must carry. @default 'fake-token' */
+  token?: string;
+}
+
+export interface RequestRecord {
+  /** Arrival time on the server's clock. */
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** HTTP status, 0 while in progress, or 'reset' when the socket was destroyed. */
+  status: number | 'reset';
+  /** The Kubernetes verb: get, list, watch, patch, delete, create… */
+  verb: string;
+}
+
+export interface RequestFilter {
+  method?: string;
+  path?: RegExp | string;
+  verb?: string;
+  status?: number | 'reset';
+}
+
+interface Request {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+type Params = Record<string, string>;
+type Handler = (req: Request, p: Params, res: ServerResponse, log: RequestRecord) => unknown;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  verb: (req: Request) => string;
+  handle: Handler;
+}
+
+/** A clock may offer busy tokens (VirtualClock does): the server holds one while it works. */
+type Holdable = { hold?: () => () => void };
+const noop = () => {};
+
+const isWatch = (req: Request) => ['true', '1'].includes(req.query.get('watch') ?? '');
+const listOrWatch = (req: Request) => (isWatch(req) ? 'watch' : 'list');
+
+/** Fields the real API server can select pods and nodes by. */
+const podFields: Record<string, (p: KubeObject) => string> = {
+  'metadata.name': (p) => p.metadata.name,
+  'metadata.namespace': (p) => p.metadata.namespace ?? '',
+  'spec.nodeName': (p) => p.spec.nodeName ?? '',
+  'spec.restartPolicy': (p) => p.spec.restartPolicy ?? '',
+  'spec.schedulerName': (p) => p.spec.schedulerName ?? 'default-scheduler',
+  'spec.serviceAccountName': (p) => p.spec.serviceAccountName ?? 'default',
+  'status.phase': (p) => p.status?.phase ?? '',
+  'status.podIP': (p) => p.status?.podIP ?? '',
+  'status.nominatedNodeName': (p) => p.status?.nominatedNodeName ?? '',
+};
+const nodeFields: Record<string, (n: KubeObject) => string> = {
+  'metadata.name': (n) => n.metadata.name,
+  'spec.unschedulable': (n) => String(n.spec.unschedulable ?? false),
+};
+const namespacedFields: Record<string, (o: KubeObject) => string> = {
+  'metadata.name': (o) => o.metadata.name,
+  'metadata.namespace': (o) => o.metadata.namespace ?? '',
+};
+
+/**
+ * A Kubernetes API server over HTTPS, enough for kubectl drain and
+ * @kubernetes/client-node: discovery, nodes, pods, evictions, PDBs and
+ * watches, with the state and the controllers of a FakeCluster on a SimClock.
+ */
+export class FakeKubeServer {
+  readonly requests: RequestRecord[] = [];
+  readonly faults = new FaultInjector();
+  readonly caPem: string;
+  readonly token: string;
+  readonly clock: SimClock;
+  private readonly cluster: FakeCluster;
+  private readonly latencyMs: number;
+  private readonly routes: Route[];
+  private readonly sockets = new Set<Socket>();
+  private readonly handshakeHolds = new WeakMap<Socket, () => void>();
+  /** The hold of each request in progress, so a watch can give it up once it streams. */
+  private readonly requestHolds = new WeakMap<ServerResponse, () => void>();
+  private readonly closeWatches = new Set<() => void>();
+  private server!: Server;
+  private port = 0;
+
+  private constructor(opts: FakeKubeServerOptions) {
+    this.clock = opts.clock ?? new RealSimClock();
+    this.token = opts.token ?? 'fake-token';
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.caPem = testPki().caPem;
+    this.cluster = new FakeCluster(this.clock);
+    this.routes = this.buildRoutes();
+  }
+
+  static async start(opts: FakeKubeServerOptions = {}): Promise<FakeKubeServer> {
+    const server = new FakeKubeServer(opts);
+    await server.listen();
+    return server;
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  /** Writes a kubeconfig (server, CA, bearer token) into `dir` and returns its path. */
+  writeKubeconfig(dir: string): string {
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'kubeconfig');
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake', cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.caPem).toString('base64') } }],
+      users: [{ name: 'fake', user: { token: this.token } }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+      'current-context': 'fake',
+    };
+    // JSON is valid YAML, and kubectl reads either.
+    writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
+    return path;
+  }
+
+  async stop(): Promise<void> {
+    this.cluster.stop();
+    for (const close of [...this.closeWatches]) close();
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- builders and readers for tests (see FakeCluster)
+
+  addNode(spec: Parameters<FakeCluster['addNode']>[0]): KubeObject { return this.cluster.addNode(spec); }
+  addPod(input: PodInput): KubeObject { return this.cluster.addPod(input); }
+  addDeployment(spec: DeploymentSpec): KubeObject[] { return this.cluster.addDeployment(spec); }
+  addDaemonSet(spec: Parameters<FakeCluster['addDaemonSet']>[0]): KubeObject[] { return this.cluster.addDaemonSet(spec); }
+  addMirrorPod(spec: Parameters<FakeCluster['addMirrorPod']>[0]): KubeObject { return this.cluster.addMirrorPod(spec); }
+  addPdb(spec: PdbSpec): KubeObject { return this.cluster.addPdb(spec); }
+  addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
+  addJobPod(spec: PodSpecInput): KubeObject { return this.cluster.addJobPod(spec); }
+  setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
+
+  pods(filter: { nodeName?: string; namespace?: string } = {}): KubeObject[] {
+    return this.cluster.listPods(filter.namespace).filter((p) => !filter.nodeName || p.spec.nodeName === filter.nodeName);
+  }
+
+  node(name: string): KubeObject { return this.cluster.getNode(name); }
+  pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }
+
+  countRequests(filter: RequestFilter = {}): number {
+    return this.requests.filter((r) =>
+      (!filter.method || r.method === filter.method.toUpperCase())
+      && (!filter.verb || r.verb === filter.verb)
+      && (filter.status === undefined || r.status === filter.status)
+      && (!filter.path || (typeof filter.path === 'string' ? r.path === filter.path : filter.path.test(r.path))),
+    ).length;
+  }
+
+  countByVerb(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of this.requests) counts[r.verb] = (counts[r.verb] ?? 0) + 1;
+    return counts;
+  }
+
+  // ---- HTTP
+
+  private async listen(): Promise<void> {
+    const pki = testPki();
+    this.server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 60_000 }, (req, res) => {
+      void this.onRequest(req, res);
+    });
+    // A new connection is busy from its TCP accept (TLS handshake included)
+    // until its first request arrives and takes over with its own hold.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      const release = this.hold();
+      this.handshakeHolds.set(socket, release);
+      socket.once('close', () => {
+        release();
+        this.sockets.delete(socket);
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  private hold(): () => void {
+    return (this.clock as Holdable).hold?.() ?? noop;
+  }
+
+  private async onRequest(incoming: IncomingMessage, res: ServerResponse): Promise<void> {
+    let release = this.hold();
+    // Node's TLSSocket keeps the TCP socket it wraps in `_parent`.
+    const tcp = (incoming.socket as Socket & { _parent?: Socket })._parent ?? incoming.socket;
+    this.handshakeHolds.get(tcp)?.();
+    this.requestHolds.set(res, () => release());
+    res.once('finish', () => release());
+    res.once('close', () => release());
+    const url = new URL(incoming.url ?? '/', this.url);
+    const req: Request = { method: incoming.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: incoming.headers, body: await readBody(incoming) };
+    if (this.latencyMs > 0) {
+      // The request is "on the wire": let virtual time pass for it.
+      release();
+      await this.clock.sleep(this.latencyMs);
+      release = this.hold();
+    }
+    const route = this.routes.find((r) => r.method === req.method && r.pattern.test(req.path));
+    const log: RequestRecord = {
+      at: this.clock.now(), method: req.method, path: req.path,
+      query: Object.fromEntries(req.query), status: 0, verb: route ? route.verb(req) : req.method.toLowerCase(),
+    };
+    this.requests.push(log);
+    res.once('finish', () => { if (log.status === 0) log.status = res.statusCode; });
+    try {
+      if (this.injectFault(req, res, log)) return;
+      if (req.headers.authorization !== `Bearer ${this.token}`) throw new KubeError(401, 'Unauthorized', 'Unauthorized');
+      if (!route) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
+      const params = route.pattern.exec(req.path)!.groups ?? {};
+      const body = await route.handle(req, params, res, log);
+      if (body !== undefined) this.send(res, log, 200, body);
+    } catch (err) {
+      this.sendError(res, log, err);
+    }
+  }
+
+  private injectFault(req: Request, res: ServerResponse, log: RequestRecord): boolean {
+    const fault = this.faults.pick(req.method, req.path);
+    if (!fault) return false;
+    if (fault.status === 'reset') {
+      log.status = 'reset';
+      res.socket?.destroy();
+      return true;
+    }
+    const reasons = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' } as const;
+    const messages = { 429: 'Too many requests, please try again later.', 500: 'Internal error occurred: injected fault', 503: 'The server is currently unable to handle the request' };
+    if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+    const details = fault.retryAfterSeconds !== undefined ? { retryAfterSeconds: fault.retryAfterSeconds } : undefined;
+    this.send(res, log, fault.status, statusObject(fault.status, reasons[fault.status], messages[fault.status], details));
+    return true;
+  }
+
+  private send(res: ServerResponse, log: RequestRecord, code: number, body: unknown): void {
+    log.status = code;
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private sendError(res: ServerResponse, log: RequestRecord, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const e = err instanceof KubeError ? err
+      : err instanceof SelectorError ? KubeError.badRequest(err.message)
+        : err instanceof PatchError ? new KubeError(err.status, err.status === 422 ? 'Invalid' : 'BadRequest', err.message)
+          : new KubeError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
+    this.send(res, log, e.code, statusObject(e.code, e.reason, e.message, e.details));
+  }
+
+  // ---- routes
+
+  private buildRoutes(): Route[] {
+    const c = this.cluster;
+    const get = (pattern: RegExp, handle: Handler, verb: Route['verb'] = () => 'get'): Route => ({ method: 'GET', pattern, verb, handle });
+    const ns = '/namespaces/(?<ns>[^/]+)';
+    const name = '/(?<name>[^/]+)';
+    const re = (source: string) => new RegExp(`^${source}$`);
+    return [
+      get(/^\/(version|api|apis|api\/v1|apis\/[^/]+\/v1)$/, (req) => {
+        const doc = discoveryDocument(req.path, `127.0.0.1:${this.port}`);
+        if (!doc) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
+        return doc;
+      }),
+      get(re('/api/v1/nodes'), (req, _p, res, log) => this.collection(req, res, log, 'nodes', 'NodeList', 'v1', c.listNodes(), nodeFields), listOrWatch),
+      get(re(`/api/v1/nodes${name}`), (_r, p) => c.getNode(p.name)),
+      { method: 'PATCH', pattern: re(`/api/v1/nodes${name}`), verb: () => 'patch', handle: (req, p) => this.patchNode(req, p.name) },
+      get(re('/api/v1/namespaces'), (req, _p, res, log) => this.collection(req, res, log, undefined, 'NamespaceList', 'v1', c.listNamespaces(), namespacedFields), listOrWatch),
+      get(re(`/api/v1${ns}`), (_r, p) => c.getNamespace(p.ns)),
+      get(re('/api/v1/pods'), (req, _p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.listPods(), podFields), listOrWatch),
+      get(re(`/api/v1${ns}/pods`), (req, p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.listPods(p.ns), podFields, p.ns), listOrWatch),
+      get(re(`/api/v1${ns}/pods${name}`), (_r, p) => c.getPod(p.ns, p.name)),
+      { method: 'DELETE', pattern: re(`/api/v1${ns}/pods${name}`), verb: () => 'delete', handle: (req, p) => c.deletePod(p.ns, p.name, deleteOptions(req.query, parseJson(req.body))) },
+      { method: 'POST', pattern: re(`/api/v1${ns}/pods${name}/eviction`), verb: () => 'create', handle: (req, p, res, log) => this.evict(req, p, res, log) },
+      get(re('/apis/policy/v1/poddisruptionbudgets'), (req, _p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.listPdbs(), namespacedFields), listOrWatch),
+      get(re(`/apis/policy/v1${ns}/poddisruptionbudgets`), (req, p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.listPdbs(p.ns), namespacedFields, p.ns), listOrWatch),
+      get(re(`/apis/policy/v1${ns}/poddisruptionbudgets${name}`), (_r, p) => c.getPdb(p.ns, p.name)),
+      ...this.workloadRoutes(),
+    ];
+  }
+
+  /** DaemonSets, ReplicaSets, Deployments and Jobs: read-only, as far as pods need owners. */
+  private workloadRoutes(): Route[] {
+    const kinds = [
+      ['apps', 'daemonsets', 'DaemonSet'], ['apps', 'replicasets', 'ReplicaSet'],
+      ['apps', 'deployments', 'Deployment'], ['batch', 'jobs', 'Job'],
+    ] as const;
+    return kinds.flatMap(([group, resource, kind]): Route[] => [
+      {
+        method: 'GET', pattern: new RegExp(`^/apis/${group}/v1(/namespaces/(?<ns>[^/]+))?/${resource}$`), verb: () => 'list',
+        handle: (req, p, res, log) => this.collection(req, res, log, undefined, `${kind}List`, `${group}/v1`, this.cluster.listWorkloads(kind, p.ns), namespacedFields, p.ns),
+      },
+      {
+        method: 'GET', pattern: new RegExp(`^/apis/${group}/v1/namespaces/(?<ns>[^/]+)/${resource}/(?<name>[^/]+)$`), verb: () => 'get',
+        handle: (_r, p) => this.cluster.getWorkload(kind, p.ns, p.name, resource, group),
+      },
+    ]);
+  }
+
+  private patchNode(req: Request, name: string): KubeObject {
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim() as keyof typeof patchContentTypes;
+    const apply = patchContentTypes[contentType];
+    if (!apply) throw new KubeError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(patchContentTypes).join(', ')}`);
+    const current = this.cluster.getNode(name);
+    const patched = apply(current, parseJson(req.body));
+    return this.cluster.replaceNode(name, patched);
+  }
+
+  private evict(req: Request, p: Params, res: ServerResponse, log: RequestRecord): undefined {
+    const eviction = parseJson(req.body) ?? {};
+    if (eviction.metadata?.name !== undefined && eviction.metadata.name !== p.name) {
+      throw KubeError.badRequest(`name in URL does not match name in Eviction object`);
+    }
+    this.cluster.evict(p.ns, p.name, deleteOptions(new URLSearchParams(), eviction.deleteOptions));
+    this.send(res, log, 201, statusObject(201, '', ''));
+    return undefined;
+  }
+
+  /** A LIST (JSON or Table) or, with ?watch, a stream of changes. */
+  private collection(req: Request, res: ServerResponse, log: RequestRecord, resource: WatchedResource | undefined, listKind: string, apiVersion: string, objects: KubeObject[], fields: Record<string, (o: any) => string>, namespace?: string): unknown {
+    const byLabels = parseLabelSelector(req.query.get('labelSelector') ?? undefined);
+    const byFields = parseFieldSelector(req.query.get('fieldSelector') ?? undefined, fields);
+    const matches = (o: KubeObject) => (!namespace || o.metadata.namespace === namespace) && byLabels(o.metadata.labels ?? {}) && byFields(o);
+    if (isWatch(req)) {
+      if (!resource) throw new KubeError(405, 'MethodNotAllowed', 'watch is not supported on this resource by the fake');
+      this.watch(req, res, log, resource, objects.filter(matches), matches);
+      return undefined;
+    }
+    const items = objects.filter(matches);
+    const resourceVersion = String(this.cluster.currentResourceVersion());
+    if (wantsTable(req.headers.accept)) return toTable(items, resourceVersion, this.clock.now(), req.query.get('includeObject') ?? undefined);
+    return { kind: listKind, apiVersion, metadata: { resourceVersion }, items };
+  }
+
+  /**
+   * Newline-delimited watch events. Without a resourceVersion (or with "0")
+   * the current objects come first as ADDED, as the real server does; with
+   * one, the changes after it are replayed from the history. A MODIFIED
+   * change that moves an object in or out of the selection becomes ADDED or
+   * DELETED. The stream ends after timeoutSeconds on the server's clock
+   * (default 1800 s, the API server's minimum request timeout).
+   */
+  private watch(req: Request, res: ServerResponse, log: RequestRecord, resource: WatchedResource, current: KubeObject[], matches: Predicate<KubeObject>): void {
+    log.status = 200;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const write = (type: string, object: KubeObject) => {
+      const release = this.hold();
+      res.write(`${JSON.stringify({ type, object })}\n`, () => release());
+    };
+    const deliver = (e: ChangeEvent) => {
+      if (e.resource !== resource) return;
+      const translated = translate(e, matches);
+      if (translated) write(translated, e.object);
+    };
+    const since = req.query.get('resourceVersion');
+    if (!since || since === '0') current.forEach((o) => write('ADDED', o));
+    else this.cluster.history.filter((e) => e.resourceVersion > Number(since)).forEach(deliver);
+    const unsubscribe = this.cluster.subscribe(deliver);
+    const timeoutSeconds = Number(req.query.get('timeoutSeconds') ?? 1800);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      cancelTimeout();
+      this.closeWatches.delete(close);
+      res.end();
+    };
+    const cancelTimeout = this.clock.schedule(this.clock.now() + timeoutSeconds * 1000, close);
+    this.closeWatches.add(close);
+    res.once('close', close);
+    // An open watch is idle, not busy: from now on only its writes hold the clock.
+    this.requestHolds.get(res)?.();
+  }
+}
+
+function translate(e: ChangeEvent, matches: Predicate<KubeObject>): string | undefined {
+  const now = matches(e.object);
+  if (e.type !== 'MODIFIED') return now ? e.type : undefined;
+  const before = e.previous ? matches(e.previous) : now;
+  if (before && now) return 'MODIFIED';
+  if (now) return 'ADDED';
+  if (before) return 'DELETED';
+  return undefined;
+}
+
+/** DeleteOptions from the query string and the body (client-node sends them in the body). */
+function deleteOptions(query: URLSearchParams, body: any): { gracePeriodSeconds?: number; uid?: string } {
+  const fromQuery = query.get('gracePeriodSeconds');
+  const grace = body?.gracePeriodSeconds ?? (fromQuery !== null ? Number(fromQuery) : undefined);
+  return { gracePeriodSeconds: grace, uid: body?.preconditions?.uid };
+}
+
+function parseJson(text: string): any {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw KubeError.badRequest('the request body is not valid JSON');
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
