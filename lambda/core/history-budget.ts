@@ -15,6 +15,7 @@ export const WORST_ITERATION_EVENTS = 2 * HISTORY_EVENTS.task + 2 * HISTORY_EVEN
 /** Continue in a new execution past this estimate: far from 25,000 so an unlucky run of retries still fits. */
 export const HISTORY_EVENTS_BUDGET = 15_000;
 
-export function mustContinueAsNew(historyEvents: number): boolean {
-  return historyEvents + WORST_ITERATION_EVENTS > HISTORY_EVENTS_BUDGET;
+/** @param budget events an execution may use (HISTORY_EVENTS_BUDGET unless configured lower). */
+export function mustContinueAsNew(historyEvents: number, budget = HISTORY_EVENTS_BUDGET): boolean {
+  return historyEvents + WORST_ITERATION_EVENTS > budget;
 }

@@ -37,7 +37,12 @@ export function roundEndsBy(state: DrainState): number {
   return Math.min(nextHeartbeatAt(state), actAt, hardStop);
 }
 
-export function decideAfterRound(state: DrainState, summary: DrainSummary, now: number): Routing {
+export interface RoutingOptions {
+  /** History events an execution may use before continuing in a new one. @default HISTORY_EVENTS_BUDGET */
+  historyEventsBudget?: number;
+}
+
+export function decideAfterRound(state: DrainState, summary: DrainSummary, now: number, options: RoutingOptions = {}): Routing {
   const deadline = state.deadline;
   if (!deadline) throw new Error('decideAfterRound needs the deadline computed by Prepare');
   if (summary.drained) {
@@ -54,7 +59,7 @@ export function decideAfterRound(state: DrainState, summary: DrainSummary, now: 
   } else if (now >= ms(deadline.actAt)) {
     return { next: 'deadline' };
   }
-  if (mustContinueAsNew(state.loop.historyEvents)) return { next: 'continue-as-new' };
+  if (mustContinueAsNew(state.loop.historyEvents, options.historyEventsBudget)) return { next: 'continue-as-new' };
 
   const delay = nextPollDelayMs({
     now,

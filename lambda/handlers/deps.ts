@@ -9,6 +9,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { systemClock, type Clock } from '../core/clock';
+import { HISTORY_EVENTS_BUDGET } from '../core/history-budget';
 import type { DeadlinePolicy } from '../core/drain-state';
 import { createClusterInfoProvider, createEksTokenProvider } from '../adapters/eks-auth';
 import { DrainExecutions } from '../adapters/executions';
@@ -26,6 +27,8 @@ export interface HandlerConfig {
   /** How long one drain round may keep watching and evicting. */
   watchSeconds: number;
   stateMachineArn?: string;
+  /** History events per execution before continuing in a new one (HISTORY_EVENTS_BUDGET, at most 20,000). */
+  historyEventsBudget: number;
 }
 
 export interface Deps extends Observability {
@@ -52,6 +55,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
     maxDrainSeconds: Number(env.MAX_DRAIN_SECONDS ?? 0) || 0,
     watchSeconds: Number(env.WATCH_SECONDS ?? 60) || 0,
     stateMachineArn: env.STATE_MACHINE_ARN,
+    historyEventsBudget: Math.min(Number(env.HISTORY_EVENTS_BUDGET ?? HISTORY_EVENTS_BUDGET) || HISTORY_EVENTS_BUDGET, 20_000),
   };
 }
 

@@ -73,7 +73,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
 
   const now = clock.now();
   const next = { ...state, loop, totals, summary, waitUntil: undefined, continuation: undefined };
-  const routing: Routing = decideAfterRound(next, summary, now);
+  const routing: Routing = decideAfterRound(next, summary, now, { historyEventsBudget: config.historyEventsBudget });
   if (loop.apiErrorsInARow > 0 && routing.next === 'wait' && routing.waitUntil) {
     // Back off from a failing API: 5 s, 10 s, 20 s … up to 2 min, within the routing's limits.
     const backoff = Math.min(120_000, MIN_WAIT_MS * 2 ** (loop.apiErrorsInARow - 1));

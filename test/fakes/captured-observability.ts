@@ -49,7 +49,15 @@ export function captureObservability(opts: { namespace?: string; onLog?: (line: 
   const metrics = new Metrics({ serviceName: SERVICE_NAME, namespace: opts.namespace ?? DEFAULT_METRICS_NAMESPACE });
   // Both keep a private Console on stdout (see their initConsole); point it at memory.
   (logger as unknown as { console: Console }).console = lineSink(logs, opts.onLog);
-  (metrics as unknown as { console: Console }).console = lineSink(emf);
+  const emfConsole = lineSink(emf);
+  (metrics as unknown as { console: Console }).console = emfConsole;
+  // singleMetric() builds a fresh Metrics with its own stdout Console: capture that one too.
+  const singleMetric = metrics.singleMetric.bind(metrics);
+  metrics.singleMetric = () => {
+    const single = singleMetric();
+    (single as unknown as { console: Console }).console = emfConsole;
+    return single;
+  };
   return {
     logger,
     metrics,

@@ -113,6 +113,11 @@ export class FakeAutoScaling {
     return this;
   }
 
+  clearFaults(): this {
+    this.faults.length = 0;
+    return this;
+  }
+
   /** Serves AutoScalingClient and EC2Client calls (every instance) from this fake. */
   install(): this {
     const asg = mockClient(AutoScalingClient);
