@@ -38,6 +38,12 @@ export interface DrainRoundOptions {
   nodeName: string;
   /** Keep watching and evicting until this moment (ms epoch); at or before now: a single pass. */
   watchUntil: number;
+  /**
+   * Also watch pods whose grace period ends after the window: they may exit
+   * sooner. Worth it early in a drain (cheaper than polling often); later the
+   * workflow's paced polling costs less than Lambda seconds. @default false
+   */
+  watchTerminating?: boolean;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   onEvent?: (event: DrainEvent) => void;
@@ -127,7 +133,15 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
       const status = currentStatus(pods, pdbs, misconfigured, clock.now());
       const now = clock.now();
-      const somethingCanChange = status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length;
+      // Worth watching: a PDB may free budget, the critical tier may open, or a
+      // pod's grace period ends within the window (or any terminating pod, when
+      // asked). A pod that may take hours is otherwise left to the workflow's
+      // paced polling rather than billed as Lambda seconds.
+      const somethingCanChange =
+        status.blocked.length > 0 ||
+        status.deferred.length > 0 ||
+        (status.earliestExpectedEnd !== undefined &&
+          (options.watchTerminating === true || status.earliestExpectedEnd <= options.watchUntil));
       if (status.drained || now >= options.watchUntil || !somethingCanChange) {
         return { status, ...result };
       }

@@ -20,6 +20,9 @@ import { withRealDeps, type Deps } from './deps';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
+/** In a drain younger than this, rounds also watch pods that may take long (see DrainRoundOptions). */
+export const WATCH_TERMINATING_WHILE_YOUNGER_THAN_MS = 10 * 60_000;
+
 /** Give up after the Kubernetes API failed every round for this long. */
 export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
 
@@ -43,6 +46,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
     const round = await drainRound(deps.kube(timeLeftMs), {
       nodeName: state.nodeName,
       watchUntil,
+      watchTerminating: started - Date.parse(state.action.startedAt) < WATCH_TERMINATING_WHILE_YOUNGER_THAN_MS,
       onEvent: (event) => logEvent(deps, event),
     });
     summary = toSummary(round.status);

@@ -28,6 +28,7 @@ export const makeStartDrain =
   async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<StartDrainResult> => {
     const { logger, metrics, clock } = deps;
     logger.resetKeys();
+    metrics.clearDimensions();
     try {
       const parsed = parseLifecycleEvent(event);
       let action: LifecycleAction;
@@ -70,7 +71,7 @@ export const makeStartDrain =
       }
       return { outcome: started.outcome, execution: name };
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 

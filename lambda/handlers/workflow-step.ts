@@ -20,6 +20,7 @@ export function workflowStep<I extends StepInput>(step: string, body: StepBody<I
       const { logger, metrics } = deps;
       logger.resetKeys();
       logger.appendKeys({ step, ...drainKeys({ generation: 0, nodeName: undefined, ...input }) });
+      metrics.clearDimensions();
       metrics.addDimension(ASG_DIMENSION, input.action.autoScalingGroupName);
       try {
         const output = await body(input, deps, timeLeft(context));
@@ -31,7 +32,7 @@ export function workflowStep<I extends StepInput>(step: string, body: StepBody<I
         if (err instanceof KubeApiError && err.retryable) throw new TransientError(err.message, { cause: err });
         throw err;
       } finally {
-        metrics.publishStoredMetrics();
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       }
     };
 }

@@ -78,6 +78,8 @@ export interface ExecutionRecord {
   /** States entered, by name. */
   states: Record<string, number>;
   lambdaInvocations: number;
+  /** Lambda run time in virtual seconds (billed as GB-seconds at the function's memory). */
+  lambdaSeconds: number;
   /** Input of each state when entered, last one kept: what a redrive starts from. */
   lastStateInput: Record<string, unknown>;
   failedState?: string;
@@ -160,6 +162,7 @@ export class LocalWorkflow {
       historyEvents: 0,
       states: {},
       lambdaInvocations: 0,
+      lambdaSeconds: 0,
       lastStateInput: {},
       redrives: 0,
       done: Promise.resolve(),
@@ -269,7 +272,12 @@ export class LocalWorkflow {
         if (!key) throw new Error(`state ${name} calls ${String(state.Resource)}, which is none of our functions`);
         handlers[name] = async (input) => {
           record.lambdaInvocations++;
-          return (await this.invoke(key, input)) as never;
+          const started = this.clock.now();
+          try {
+            return (await this.invoke(key, input)) as never;
+          } finally {
+            record.lambdaSeconds += (this.clock.now() - started) / 1000;
+          }
         };
       }
     }
