@@ -46,6 +46,15 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     return value;
   };
 
+  const flag = (key: 'createAccessEntries'): boolean | undefined => {
+    const value = raw(key);
+    if (value === undefined || typeof value === 'boolean') return value;
+    const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+    if (word === 'true') return true;
+    if (word === 'false') return false;
+    throw new ContextError(key, 'true or false', value);
+  };
+
   const clusterName = text('clusterName');
   if (!clusterName) throw new ContextError('clusterName', 'the name of the EKS cluster', raw('clusterName'));
 
@@ -72,6 +81,8 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     metricsNamespace: text('metricsNamespace') ?? 'EksGracefulDrain',
     alarmTopicArn: formatted('alarmTopicArn'),
     dashboardName: formatted('dashboardName'),
+    // Unset stays undefined: the construct's default (true) applies.
+    createAccessEntries: flag('createAccessEntries'),
   };
 }
 
