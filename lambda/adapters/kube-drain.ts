@@ -29,7 +29,10 @@ export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' |
 
 export type DrainEvent =
   | { type: 'evicted' | 'gone' | 'retry-later'; pod: string; detail?: string }
+  /** The API refused the eviction: its PDB had no budget (429). */
   | { type: 'blocked'; pod: string; pdb?: string }
+  /** Not even tried: its PDB allows no disruption now (we read the budget first). Once per pod and round. */
+  | { type: 'held-back'; pod: string; pdb: string }
   | { type: 'misconfigured'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
   | { type: 'force-deleted'; pod: string; graceSeconds: number };
@@ -124,12 +127,17 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     }
   };
 
+  const heldBack = new Set<string>();
   const versions = await list();
   const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
   try {
     for (;;) {
       const skip = new Set([...holdOff, ...refused]);
       const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
+      for (const { pod, pdb } of plan.blocked) {
+        if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
+        heldBack.add(pod);
+      }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
       const status = currentStatus(pods, pdbs, misconfigured, clock.now());
       const now = clock.now();

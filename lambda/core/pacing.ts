@@ -4,8 +4,8 @@
  * soon we notice a pod that finished early against what polling costs
  * (Step Functions bills per state transition).
  *
- * - Waits grow with the drain's age: about a tenth of the time already spent,
- *   so a pod that ends early is noticed within ~10% of its runtime; from
+ * - Waits grow with the drain's age: a twentieth of the time already spent,
+ *   so a pod that ends early is noticed within ~5% of its runtime; from
  *   MIN_WAIT up to LONG_WAIT (10 min) when only terminating pods remain and
  *   BLOCKED_WAIT (5 min) while a PDB still holds evictable pods.
  * - A terminating pod whose grace period ends sooner is met LEAD before its end,
@@ -17,6 +17,8 @@ export const MIN_WAIT_MS = 5_000;
 export const BLOCKED_WAIT_MS = 300_000;
 export const LONG_WAIT_MS = 600_000;
 export const LEAD_MS = 5_000;
+/** Wait about 1/AGE_DIVISOR of the drain's age. */
+export const AGE_DIVISOR = 20;
 
 export interface PacingInput {
   now: number;
@@ -31,7 +33,7 @@ export interface PacingInput {
 export function nextPollDelayMs(input: PacingInput): number {
   const age = Math.max(0, input.now - input.startedAt);
   const ceiling = input.evictable > 0 ? BLOCKED_WAIT_MS : LONG_WAIT_MS;
-  let delay = clamp(age / 10, MIN_WAIT_MS, ceiling);
+  let delay = clamp(age / AGE_DIVISOR, MIN_WAIT_MS, ceiling);
   if (input.earliestExpectedEnd !== undefined) {
     delay = Math.min(delay, input.earliestExpectedEnd - LEAD_MS - input.now);
   }

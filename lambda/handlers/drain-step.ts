@@ -142,6 +142,8 @@ function logEvent({ logger }: Deps, event: DrainEvent): void {
       return logger.info(`evicted ${event.pod}`, { event });
     case 'blocked':
       return logger.info(`eviction of ${event.pod} blocked by PodDisruptionBudget ${event.pdb ?? '(unknown)'}`, { event });
+    case 'held-back':
+      return logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
     case 'misconfigured':
       return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
     case 'pod-deleted':

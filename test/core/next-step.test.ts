@@ -220,11 +220,11 @@ describe('decideAfterRound: history budget', () => {
 describe('decideAfterRound: heartbeats and waits', () => {
   test.each<[string, Parameters<typeof drainState>[0], number, DrainSummary, ReturnType<typeof decideAfterRound>]>([
     [
-      'beat due exactly now: heartbeat, wake after the poll delay (144 s)',
+      'beat due exactly now: heartbeat, wake after the poll delay (72 s)',
       {},
       FIRST_BEAT_DUE,
       summary(),
-      { next: 'heartbeat', waitUntil: iso(FIRST_BEAT_DUE + 144 * SECOND) },
+      { next: 'heartbeat', waitUntil: iso(FIRST_BEAT_DUE + 72 * SECOND) },
     ],
     [
       'beat overdue: heartbeat, the next beat counted from now',
@@ -234,7 +234,7 @@ describe('decideAfterRound: heartbeats and waits', () => {
       { next: 'heartbeat', waitUntil: iso(STARTED_AT + 10 * HOUR + 1_500 * SECOND + 600 * SECOND) },
     ],
     [
-      '30 s hook: heartbeat, wake for the next beat 15 s later (the poll delay is 101.5 s)',
+      '30 s hook: heartbeat, wake for the next beat 15 s later (the poll delay is 50.75 s)',
       { heartbeatTimeoutSeconds: 30, lastBeatAt: STARTED_AT + 1_000 * SECOND },
       STARTED_AT + 1_015 * SECOND,
       summary(),
@@ -254,7 +254,7 @@ describe('decideAfterRound: heartbeats and waits', () => {
       summary(),
       { next: 'wait', waitUntil: iso(FIRST_BEAT_DUE - 1 + SECOND) },
     ],
-    ['poll delay wins: a tenth of 1000 s', {}, STARTED_AT + 1_000 * SECOND, summary(), { next: 'wait', waitUntil: iso(STARTED_AT + 1_100 * SECOND) }],
+    ['poll delay wins: a twentieth of 1000 s', {}, STARTED_AT + 1_000 * SECOND, summary(), { next: 'wait', waitUntil: iso(STARTED_AT + 1_050 * SECOND) }],
     ['next beat wins', {}, STARTED_AT + 1_400 * SECOND, summary(), { next: 'wait', waitUntil: iso(FIRST_BEAT_DUE) }],
     [
       'expected end wins: met LEAD early',

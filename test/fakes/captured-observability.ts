@@ -14,6 +14,8 @@ export type JsonLine = Record<string, unknown>;
 export interface CapturedObservability extends Observability {
   logs: JsonLine[];
   emf: JsonLine[];
+  /** What Powertools Metrics said about itself ("No application metrics to publish", …). */
+  metricsWarnings: string[];
   /** Sum of one metric over all EMF documents, optionally only where dimensions match. */
   metricTotal(name: string, dimensions?: Record<string, string>): number;
 }
@@ -46,7 +48,14 @@ export function captureObservability(opts: { namespace?: string; onLog?: (line: 
   const logs: JsonLine[] = [];
   const emf: JsonLine[] = [];
   const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: 'DEBUG' });
-  const metrics = new Metrics({ serviceName: SERVICE_NAME, namespace: opts.namespace ?? DEFAULT_METRICS_NAMESPACE });
+  const metricsWarnings: string[] = [];
+  const note = (...args: unknown[]) => void metricsWarnings.push(args.map(String).join(' '));
+  const metrics = new Metrics({
+    serviceName: SERVICE_NAME,
+    namespace: opts.namespace ?? DEFAULT_METRICS_NAMESPACE,
+    // Its own warnings go to this logger, bound at construction: keep them in memory too.
+    logger: { debug: note, info: note, warn: note, error: note, trace: note },
+  });
   // Both keep a private Console on stdout (see their initConsole); point it at memory.
   (logger as unknown as { console: Console }).console = lineSink(logs, opts.onLog);
   const emfConsole = lineSink(emf);
@@ -63,6 +72,7 @@ export function captureObservability(opts: { namespace?: string; onLog?: (line: 
     metrics,
     logs,
     emf,
+    metricsWarnings,
     metricTotal(name, dimensions = {}) {
       return emf
         .filter((doc) => Object.entries(dimensions).every(([k, v]) => doc[k] === v))

@@ -172,6 +172,8 @@ export class FakeKubeServer {
   }
 
   node(name: string): KubeObject { return this.cluster.getNode(name); }
+  /** Follows every change of the cluster (what watches see); returns the unsubscribe function. */
+  onChange(listener: Parameters<FakeCluster['subscribe']>[0]): () => void { return this.cluster.subscribe(listener); }
   pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }
 
   countRequests(filter: RequestFilter = {}): number {

@@ -1,0 +1,81 @@
+/**
+ * Every example scenario rehearsed to the end, with the outcome it promises.
+ * Virtual time: an hour of drain takes seconds, nothing sleeps for real.
+ */
+import { join } from 'node:path';
+import { rehearse, type RehearsalResult } from './rehearse';
+import { loadScenario } from './scenario-file';
+
+const example = (name: string) => loadScenario(join(__dirname, '../../examples', `${name}.yaml`));
+const minutes = (ms: number) => ms / 60_000;
+
+describe('rehearsal of the examples', () => {
+  test('default: completes with CONTINUE after the 40-minute job, with heartbeats along the way', async () => {
+    // Act
+    const r = await rehearse(example('default'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    const [action] = r.actions;
+    expect(action).toMatchObject({ how: 'completed', result: 'CONTINUE', reason: 'drained', completions: 1 });
+    expect(minutes(action.endedAt! - action.startedAt)).toBeGreaterThanOrEqual(40);
+    expect(action.heartbeats).toBeGreaterThanOrEqual(1);
+    expect(r.summary.heartbeats).toBe(action.heartbeats);
+    const job = r.pods.find((p) => p.pod.startsWith('batch/nightly-report-'))!;
+    expect(minutes(job.goneAt! - job.terminatingAt!)).toBe(40);
+    expect(r.pods.filter((p) => p.owner === 'Deployment').every((p) => p.evictedAt !== undefined && p.goneAt !== undefined)).toBe(true);
+    expect(r.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror').every((p) => p.goneAt === undefined)).toBe(true);
+    expect(r.timeline.at(-1)?.text).toMatch(/^lifecycle action completed with CONTINUE after 4\dm\d\ds \(drained\)$/);
+    expect(r.facts.realMs).toBeLessThan(60_000);
+  });
+
+  test('pdb-blocks-forever: the PDB holds every pod until the deadline policy force-deletes them', async () => {
+    // Act
+    const r = await rehearse(example('pdb-blocks-forever'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    const [action] = r.actions;
+    expect(action).toMatchObject({ how: 'completed', result: 'CONTINUE', reason: 'deadline-force-deleted', completions: 1 });
+    expect(r.facts.metrics.deadlinesReached).toBe(1);
+    const ledger = r.pods.filter((p) => p.owner === 'Deployment');
+    expect(ledger).toHaveLength(3);
+    expect(ledger.every((p) => p.blockedAt.length > 1 && p.forceDeletedAt !== undefined && p.evictedAt === undefined)).toBe(true);
+    expect(r.timeline.map((e) => e.kind)).toEqual(expect.arrayContaining(['pdb-blocked', 'deadline', 'force-deleted', 'completed']));
+    expect(action.endedAt!).toBeLessThanOrEqual(60 * 60_000);
+  });
+
+  test('short-hook: completes within its 10-minute budget, force-deleting with a clamped grace period', async () => {
+    // Act
+    const r = await rehearse(example('short-hook'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    const [action] = r.actions;
+    expect(action).toMatchObject({ how: 'completed', result: 'CONTINUE', reason: 'deadline-force-deleted' });
+    expect(action.endedAt! - action.startedAt).toBeLessThanOrEqual(600_000);
+    const transcoder = r.pods.find((p) => p.pod.startsWith('media/transcoder-'))!;
+    expect(transcoder.forceGraceSeconds).toBeLessThan(3600);
+    expect(transcoder.goneAt).toBeLessThanOrEqual(600_000);
+  });
+
+  test('twenty-nodes: twenty executions side by side complete twenty actions, none twice', async () => {
+    // Act
+    const r = await rehearse(example('twenty-nodes'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    expect(r.actions).toHaveLength(20);
+    expect(new Set(r.actions.map((a) => a.instanceId)).size).toBe(20);
+    expect(r.actions.every((a) => a.how === 'completed' && a.result === 'CONTINUE' && a.completions === 1)).toBe(true);
+    expect(r.facts.executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(20);
+    expect(r.facts.autoScalingCalls.CompleteLifecycleAction).toBe(20);
+    expect(overlapping(r)).toBe(true);
+  });
+});
+
+/** Executions ran side by side: some drain was still going when another started. */
+function overlapping(r: RehearsalResult): boolean {
+  const spans = r.actions.map((a) => [a.startedAt, a.endedAt!] as const);
+  return spans.some(([s1, e1], i) => spans.some(([s2], j) => i !== j && s2 >= s1 && s2 < e1));
+}
