@@ -271,7 +271,8 @@ function report(sides: Side[]): void {
   rows.push(['last eviction accepted at', ...sides.map((s) => since(s, Math.max(...accepted(s))))]);
   rows.push(['ReplicaSet pods all gone at', ...sides.map((s) => since(s, s.replicaSetsGoneAt))]);
   rows.push(['last evictable pod gone at', ...sides.map((s) => seconds(s.lastPodGoneAt === undefined ? undefined : s.lastPodGoneAt - s.startedAt))]);
-  rows.push(['lag after last pod gone', ...sides.map((s) => seconds(lagMs(s)))]);
+  // Negative up to the 100 ms poll period: the engine knew before the bench's poll saw it.
+  rows.push(['lag after last pod gone (±0.1 s)', ...sides.map((s) => seconds(Math.max(0, lagMs(s))))]);
   console.log(table(rows));
   for (const s of sides) {
     if (s.notes.length === 0) continue;
@@ -307,7 +308,7 @@ function report(sides: Side[]): void {
     goals.push(['≤ 1/10 of kubectl\'s API requests', `${ours.requests.length} vs ${kubectl.requests.length} (limit ${Math.floor(kubectl.requests.length / 10)})`, verdict(ours.requests.length * 10 <= kubectl.requests.length)]);
   }
   goals.push(['< 10% of our evictions refused (429)', `${evictions429(ours)}/${oursEvictions} = ${percent(evictions429(ours), oursEvictions)}`, verdict(share429 < 0.1)]);
-  goals.push(['drained within 5 s of the last pod leaving', seconds(lagMs(ours)), verdict(lagMs(ours) <= 5000)]);
+  goals.push(['drained within 5 s of the last pod leaving', seconds(Math.max(0, lagMs(ours))), verdict(lagMs(ours) <= 5000)]);
   console.log(table(goals, ['l', 'l', 'l']));
 }
 

@@ -42,11 +42,15 @@ export interface DrainRoundOptions {
   /** Keep watching and evicting until this moment (ms epoch); at or before now: a single pass. */
   watchUntil: number;
   /**
-   * Also watch pods whose grace period ends after the window: they may exit
-   * sooner. Worth it early in a drain (cheaper than polling often); later the
-   * workflow's paced polling costs less than Lambda seconds. @default false
+   * What makes the round keep watching until `watchUntil`:
+   * - 'eager': anything that may change soon — a PDB's budget freeing up, the
+   *   critical tier opening, any terminating pod (it may exit before its grace
+   *   ends). Right while a drain is young or moving: cheaper than polling often.
+   * - 'imminent': only grace periods that end within the window. For a drain
+   *   that has been stuck for a while, paced polling costs less than Lambda seconds.
+   * @default 'eager'
    */
-  watchTerminating?: boolean;
+  watch?: 'eager' | 'imminent';
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   onEvent?: (event: DrainEvent) => void;
@@ -141,15 +145,11 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
       const status = currentStatus(pods, pdbs, misconfigured, clock.now());
       const now = clock.now();
-      // Worth watching: a PDB may free budget, the critical tier may open, or a
-      // pod's grace period ends within the window (or any terminating pod, when
-      // asked). A pod that may take hours is otherwise left to the workflow's
-      // paced polling rather than billed as Lambda seconds.
+      const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= options.watchUntil;
       const somethingCanChange =
-        status.blocked.length > 0 ||
-        status.deferred.length > 0 ||
-        (status.earliestExpectedEnd !== undefined &&
-          (options.watchTerminating === true || status.earliestExpectedEnd <= options.watchUntil));
+        (options.watch ?? 'eager') === 'eager'
+          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
+          : imminent;
       if (status.drained || now >= options.watchUntil || !somethingCanChange) {
         return { status, ...result };
       }

@@ -99,6 +99,8 @@ export interface DrainState {
     apiErrorsInARow: number;
     firstApiErrorAt?: string;
     lastApiError?: string;
+    /** Last round that evicted pods or saw pods go (ISO): rounds watch eagerly while this is recent. */
+    lastProgressAt?: string;
   };
   /** Totals over the whole drain, across continuations. */
   totals: { evicted: number; pdbBlocks: number; forceDeleted: number; apiErrors: number; heartbeats: number };

@@ -64,7 +64,6 @@ export function decideAfterRound(state: DrainState, summary: DrainSummary, now: 
   const delay = nextPollDelayMs({
     now,
     startedAt: ms(state.action.startedAt),
-    evictable: summary.evictable,
     earliestExpectedEnd: summary.earliestExpectedEnd ? ms(summary.earliestExpectedEnd) : undefined,
   });
   const heartbeatAt = nextHeartbeatAt(state);

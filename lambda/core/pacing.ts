@@ -6,16 +6,17 @@
  *
  * - Waits grow with the drain's age: a twentieth of the time already spent,
  *   so a pod that ends early is noticed within ~5% of its runtime; from
- *   MIN_WAIT up to LONG_WAIT (10 min) when only terminating pods remain and
- *   BLOCKED_WAIT (5 min) while a PDB still holds evictable pods.
+ *   MIN_WAIT up to MAX_WAIT (10 min). The same holds for pods a PDB holds
+ *   back: a drain that is moving is watched inside each round instead (see
+ *   DrainRoundOptions.watch), and one blocked for hours gains nothing from
+ *   polling more often than every 10 minutes.
  * - A terminating pod whose grace period ends sooner is met LEAD before its end,
  *   so the next round's watch sees it go.
  */
 import { clamp } from './deadline';
 
 export const MIN_WAIT_MS = 5_000;
-export const BLOCKED_WAIT_MS = 300_000;
-export const LONG_WAIT_MS = 600_000;
+export const MAX_WAIT_MS = 600_000;
 export const LEAD_MS = 5_000;
 /** Wait about 1/AGE_DIVISOR of the drain's age. */
 export const AGE_DIVISOR = 20;
@@ -24,16 +25,13 @@ export interface PacingInput {
   now: number;
   /** When the lifecycle action started (ms epoch). */
   startedAt: number;
-  /** Pods still to evict (blocked, deferred or refused for now). */
-  evictable: number;
   /** Earliest end of a terminating pod's grace period (ms epoch), if any pod is terminating. */
   earliestExpectedEnd?: number;
 }
 
 export function nextPollDelayMs(input: PacingInput): number {
   const age = Math.max(0, input.now - input.startedAt);
-  const ceiling = input.evictable > 0 ? BLOCKED_WAIT_MS : LONG_WAIT_MS;
-  let delay = clamp(age / AGE_DIVISOR, MIN_WAIT_MS, ceiling);
+  let delay = clamp(age / AGE_DIVISOR, MIN_WAIT_MS, MAX_WAIT_MS);
   if (input.earliestExpectedEnd !== undefined) {
     delay = Math.min(delay, input.earliestExpectedEnd - LEAD_MS - input.now);
   }

@@ -20,8 +20,8 @@ import { withRealDeps, type Deps } from './deps';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
-/** In a drain younger than this, rounds also watch pods that may take long (see DrainRoundOptions). */
-export const WATCH_TERMINATING_WHILE_YOUNGER_THAN_MS = 10 * 60_000;
+/** Rounds watch eagerly while the drain is younger than this, or made progress this recently (see DrainRoundOptions.watch). */
+export const EAGER_WATCH_MS = 10 * 60_000;
 
 /** Give up after the Kubernetes API failed every round for this long. */
 export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
@@ -46,10 +46,11 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
     const round = await drainRound(deps.kube(timeLeftMs), {
       nodeName: state.nodeName,
       watchUntil,
-      watchTerminating: started - Date.parse(state.action.startedAt) < WATCH_TERMINATING_WHILE_YOUNGER_THAN_MS,
+      watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
       onEvent: (event) => logEvent(deps, event),
     });
     summary = toSummary(round.status);
+    if (madeProgress(state.summary, summary, round.evicted)) loop.lastProgressAt = iso(clock.now());
     totals.evicted += round.evicted;
     totals.pdbBlocks += round.pdbRefusals;
     count(metrics, Metric.PodsEvicted, round.evicted);
@@ -104,6 +105,12 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
   }
   return output;
 });
+
+/** Pods were evicted, or fewer pods are left to evict or wait for than after the last round. */
+function madeProgress(before: DrainSummary | undefined, after: DrainSummary, evicted: number): boolean {
+  if (evicted > 0 || !before) return true;
+  return after.evictable + after.terminating < before.evictable + before.terminating;
+}
 
 /** Past 80% of the time between the action's start and the hard limit. */
 function nearDeadline(state: DrainState, now: number): boolean {
