@@ -233,8 +233,9 @@ export class DrainMonitoring extends Construct {
     this.alarms = {
       executionsFailed: alarm('ExecutionsFailedAlarm',
         metricFactory.createMetricMath('FILL(failed, 0) + FILL(timedOut, 0)', { failed, timedOut }, 'Failed + TimedOut'),
-        'A drain execution failed or timed out. The lifecycle action was released with CONTINUE (ReleaseAfterError), '
-        + 'so the instance terminated with whatever pods were still on it. Open the failed execution in the Step Functions '
+        'A drain execution failed or timed out. Usually the lifecycle action was already released with CONTINUE '
+        + '(ReleaseAfterError), so the instance terminated with whatever pods were still on it; if ReleaseAfterError itself '
+        + 'failed (Auto Scaling unavailable), the instance waits for its hook to time out: redrive the execution to release it now. Open the failed execution in the Step Functions '
         + 'console (state machine on the dashboard), read the error of the failed state, then the function logs filtered on '
         + 'its execution name. Fix the cause (RBAC, API access, a bug); redrive only if the instance still waits on its hook.'),
       drainsNearDeadline: perGroupChunk('DrainsNearDeadlineAlarm', Metric.DrainsNearDeadline,
@@ -248,9 +249,10 @@ export class DrainMonitoring extends Construct {
         + 'check the start-drain errors, drain the node by hand if it still exists (kubectl drain) and complete the lifecycle action '
         + '(aws autoscaling complete-lifecycle-action ... --lifecycle-action-result CONTINUE), then delete the message.'),
       pdbMisconfigurations: perGroupChunk('PdbMisconfigurationsAlarm', Metric.PdbMisconfigurations,
-        'A PodDisruptionBudget can never allow an eviction (e.g. minAvailable equal to the replicas, or maxUnavailable 0), '
-        + 'so the drain of a node running its pods will wait for the deadline. The drain-step logs name the PDB. Ask its '
-        + 'owners to fix it (allow at least one disruption) or scale the workload up; the drain carries on meanwhile.'),
+        'A pod is selected by more than one PodDisruptionBudget. The Eviction API refuses such a pod for ever (HTTP 500 '
+        + '"This pod has more than one PodDisruptionBudget"), so the drain does not try: the pod stays until the deadline, '
+        + 'where force-delete removes it. The drain-step logs name the pod and its PDBs ("more than one PodDisruptionBudget selects it"). '
+        + 'Ask the owners to merge or narrow the PDBs; the drain carries on meanwhile.'),
       lambdaErrors: alarm('LambdaErrorsAlarm',
         sumOf(metricFactory, lambdaErrors, 'errors', 'Errors, all functions'),
         'A drain function raised an error. Step Functions retries transient errors, and an unhandled one fails the execution '
