@@ -68,6 +68,14 @@ export interface DrainRoundResult {
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
 
+/**
+ * Watches a round may re-open after the server ended them (client-node also
+ * ends a watch silent for 30 s). Past this the round returns and leaves the
+ * rest to the workflow's polling: a watch refused at once (RBAC without
+ * `watch`, a proxy) must not turn into a LIST loop.
+ */
+const MAX_WATCH_RESTARTS = 3;
+
 export async function drainRound(kube: KubeClient, options: DrainRoundOptions): Promise<DrainRoundResult> {
   const clock = kube.retry.clock;
   const emit = options.onEvent ?? (() => undefined);
@@ -132,6 +140,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   };
 
   const heldBack = new Set<string>();
+  let watchRestarts = 0;
   const versions = await list();
   const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
   try {
@@ -150,14 +159,16 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         (options.watch ?? 'eager') === 'eager'
           ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
           : imminent;
-      if (status.drained || now >= options.watchUntil || !somethingCanChange) {
+      if (status.drained || now >= options.watchUntil || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
       if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit);
       const changed = await watcher.nextChange(options.watchUntil);
       if (changed === 'watch-ended') {
         // The server closed a watch (timeout, too old resourceVersion): read again.
+        watchRestarts++;
         watcher.stop();
+        if (watchRestarts > MAX_WATCH_RESTARTS) continue;
         const fresh = await list();
         refused.clear();
         await watcher.start(fresh.podsVersion, fresh.pdbsVersion, emit);

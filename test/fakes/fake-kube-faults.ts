@@ -3,6 +3,8 @@ export interface FaultSpec {
   method?: string;
   /** Matched against the path without the query string. */
   path?: RegExp;
+  /** Only watches (`watch=true`), or only requests that are not watches. */
+  watch?: boolean;
   /** An HTTP error with a Status body, or 'reset': the socket is destroyed without a response. */
   status: 429 | 500 | 503 | 'reset';
   /** How many requests fail; unlimited when absent. */
@@ -39,9 +41,10 @@ export class FaultInjector {
   }
 
   /** The first fault that fires for this request, consuming one of its `times`. */
-  pick(method: string, path: string): FaultSpec | undefined {
+  pick(method: string, path: string, isWatch = false): FaultSpec | undefined {
     for (const fault of this.faults) {
       if (fault.remaining <= 0) continue;
+      if (fault.watch !== undefined && fault.watch !== isWatch) continue;
       if (fault.method && fault.method.toUpperCase() !== method) continue;
       if (fault.path && !fault.path.test(path)) continue;
       if (fault.rate !== undefined && this.random() >= fault.rate) continue;

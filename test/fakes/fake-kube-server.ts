@@ -253,7 +253,8 @@ export class FakeKubeServer {
   }
 
   private injectFault(req: Request, res: ServerResponse, log: RequestRecord): boolean {
-    const fault = this.faults.pick(req.method, req.path);
+    const watch = req.query.get('watch');
+    const fault = this.faults.pick(req.method, req.path, watch === 'true' || watch === '1');
     if (!fault) return false;
     if (fault.status === 'reset') {
       log.status = 'reset';

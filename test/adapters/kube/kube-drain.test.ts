@@ -121,6 +121,18 @@ describe('drainRound', () => {
     expect(kit.clock.now() - start).toBeLessThan(110_000);
   });
 
+  test('a watch the server refuses does not become a LIST loop: the round gives up watching and returns', async () => {
+    // Arrange: a PDB holds pods back, so the round would like to watch; every watch fails
+    kit.server.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    kit.server.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    kit.server.faults.add({ watch: true, status: 503 });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
+    // Assert
+    expect(round.status.blocked).toHaveLength(2);
+    expect(kit.server.countRequests({ verb: 'list' })).toBeLessThanOrEqual(2 * 4);
+  });
+
   test('a node with 110 pods: one LIST, 100 evictions with bounded concurrency, the rest left alone', async () => {
     // Arrange
     for (let i = 0; i < 10; i++) kit.server.addDeployment({ namespace: `team-${i}`, name: 'svc', replicas: 10, nodeName: NODE });
