@@ -42,6 +42,12 @@ export interface DrainRoundOptions {
   /** Keep watching and evicting until this moment (ms epoch); at or before now: a single pass. */
   watchUntil: number;
   /**
+   * How far past `watchUntil` the round may go to see a grace period that ends
+   * just after it (within GRACE_END_SLACK_MS), rather than hand it to the
+   * workflow's next poll (ms epoch). @default watchUntil
+   */
+  watchLimit?: number;
+  /**
    * What makes the round keep watching until `watchUntil`:
    * - 'eager': anything that may change soon — a PDB's budget freeing up, the
    *   critical tier opening, any terminating pod (it may exit before its grace
@@ -76,6 +82,10 @@ const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
  */
 const MAX_WATCH_RESTARTS = 3;
 
+/** A grace period ending this soon after the window is worth waiting for (plus the kubelet's report). */
+const GRACE_END_SLACK_MS = 10_000;
+const KUBELET_REPORT_MS = 2_000;
+
 export async function drainRound(kube: KubeClient, options: DrainRoundOptions): Promise<DrainRoundResult> {
   const clock = kube.retry.clock;
   const emit = options.onEvent ?? (() => undefined);
@@ -88,16 +98,24 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** Pods refused by a PDB: not asked again until a PDB changes (the plan lets unready pods skip budgets). */
   const refused = new Set<string>();
 
+  /**
+   * One LIST of the node's pods; the cluster's PDBs only matter (and are
+   * LISTed) while some pod is still to be evicted.
+   */
   const list = async () => {
-    const [podList, pdbList] = await Promise.all([
-      kube.call('list pods', ({ core }) =>
-        core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }),
-      ),
-      kube.call('list poddisruptionbudgets', ({ policy }) => policy.listPodDisruptionBudgetForAllNamespaces({})),
-    ]);
+    const podList = await kube.call('list pods', ({ core }) =>
+      core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }),
+    );
     pods.clear();
     pdbs.clear();
     for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
+    const now = clock.now();
+    if (![...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
+      return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: undefined };
+    }
+    const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }) =>
+      policy.listPodDisruptionBudgetForAllNamespaces({}),
+    );
     for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
     return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: pdbList.metadata?.resourceVersion };
   };
@@ -141,7 +159,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
 
   const heldBack = new Set<string>();
   let watchRestarts = 0;
-  const versions = await list();
+  let versions = await list();
   const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
   try {
     for (;;) {
@@ -154,29 +172,38 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
       const status = currentStatus(pods, pdbs, misconfigured, clock.now());
       const now = clock.now();
-      const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= options.watchUntil;
+      const until = roundEnd(options, status.earliestExpectedEnd);
+      const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
       const somethingCanChange =
         (options.watch ?? 'eager') === 'eager'
           ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
           : imminent;
-      if (status.drained || now >= options.watchUntil || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
+      if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
-      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit);
-      const changed = await watcher.nextChange(options.watchUntil);
+      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, until);
+      const changed = await watcher.nextChange(until);
       if (changed === 'watch-ended') {
         // The server closed a watch (timeout, too old resourceVersion): read again.
         watchRestarts++;
         watcher.stop();
         if (watchRestarts > MAX_WATCH_RESTARTS) continue;
-        const fresh = await list();
+        versions = await list();
         refused.clear();
-        await watcher.start(fresh.podsVersion, fresh.pdbsVersion, emit);
+        await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, until);
       }
     }
   } finally {
     watcher.stop();
   }
+}
+
+/** The window, stretched to see a grace period that ends just after it. */
+function roundEnd(options: DrainRoundOptions, earliestExpectedEnd: number | undefined): number {
+  const limit = options.watchLimit ?? options.watchUntil;
+  if (earliestExpectedEnd === undefined || earliestExpectedEnd <= options.watchUntil) return options.watchUntil;
+  if (earliestExpectedEnd > options.watchUntil + GRACE_END_SLACK_MS) return options.watchUntil;
+  return Math.min(limit, earliestExpectedEnd + KUBELET_REPORT_MS);
 }
 
 function currentStatus(
@@ -330,11 +357,18 @@ class NodeWatcher {
     private readonly onPdbChange: () => void,
   ) {}
 
-  async start(podsVersion: string | undefined, pdbsVersion: string | undefined, emit: (e: DrainEvent) => void) {
+  async start(podsVersion: string | undefined, pdbsVersion: string | undefined, emit: (e: DrainEvent) => void, until: number) {
     this.started = true;
     this.pending = undefined;
     const { config } = await this.kube.connect();
     const watch = new k8s.Watch(config);
+    // client-node ends a watch after 30 s without data (a private field of
+    // Watch in 2.x); a quiet node is normal, so allow the whole window instead
+    // of re-opening the watch mid-round.
+    const inactivity = watch as unknown as { requestTimeoutMs?: number };
+    if (typeof inactivity.requestTimeoutMs === 'number') {
+      inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, until - this.kube.retry.clock.now() + 5_000);
+    }
     const ended = (err: unknown) => {
       void err;
       this.signal('watch-ended');
@@ -355,6 +389,9 @@ class NodeWatcher {
         },
         ended,
       ),
+    );
+    if (pdbsVersion === undefined) return; // no pod left to evict: PDBs cannot matter this round
+    this.controllers.push(
       await watch.watch(
         '/apis/policy/v1/poddisruptionbudgets',
         { resourceVersion: pdbsVersion, allowWatchBookmarks: true },

@@ -37,7 +37,8 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
   const { clock, config, logger, metrics } = deps;
   if (!state.nodeName || !state.deadline) throw new Error('DrainStep needs the node and deadline from Prepare');
   const started = clock.now();
-  const watchUntil = Math.min(started + config.watchSeconds * 1000, roundEndsBy(state), started + timeLeftMs);
+  const watchLimit = Math.min(roundEndsBy(state), started + timeLeftMs);
+  const watchUntil = Math.min(started + config.watchSeconds * 1000, watchLimit);
   const loop = { ...state.loop, iterations: state.loop.iterations + 1 };
   const totals = { ...state.totals };
 
@@ -46,6 +47,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
     const round = await drainRound(deps.kube(timeLeftMs), {
       nodeName: state.nodeName,
       watchUntil,
+      watchLimit,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
       onEvent: (event) => logEvent(deps, event),
     });

@@ -147,6 +147,30 @@ describe('drainRound', () => {
     expect(round.status.leftAlone).toHaveLength(10);
   });
 
+  test('with nothing left to evict, PDBs are neither listed nor watched', async () => {
+    // Arrange: only a pod that is already terminating, and a DaemonSet pod
+    kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 30, shutdownSeconds: 20 });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
+    const before = kit.server.requests.length;
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods']);
+  });
+
+  test('stretches the window to see a grace period that ends just after it, within the limit', async () => {
+    // Arrange: a pod whose 62 s grace it uses in full; the window is 60 s, the limit 90 s
+    kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 62, shutdownSeconds: 62 });
+    const start = kit.clock.now();
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start + 60_000, watchLimit: start + 90_000 });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(kit.clock.now() - start).toBeLessThanOrEqual(64_000);
+  });
+
   test('an unknown node has no pods: drained', async () => {
     // Act
     const round = await drainRound(kit.kube, { nodeName: 'ip-10-0-0-99.ec2.internal', watchUntil: kit.clock.now() });
