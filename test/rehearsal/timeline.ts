@@ -79,7 +79,8 @@ export function clockLabel(ms: number): string {
 
 /** `43m45s`, `2h05m`, `12s`: a duration for prose. */
 export function durationLabel(ms: number): string {
-  const total = Math.round(ms / 1000);
+  // Whole seconds, cut like clockLabel's, so "+00:41:02 … after 41m02s" agree.
+  const total = Math.max(0, Math.floor(ms / 1000));
   if (total < 60) return `${total}s`;
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
