@@ -7,3 +7,7 @@ if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
     return { promise, resolve, reject };
   };
 }
+
+// The Lambdas run on nodejs22.x; this toolchain runs Node 20, about which the
+// AWS SDK warns once per process. The notice says nothing about our code.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
