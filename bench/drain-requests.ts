@@ -9,7 +9,7 @@
  *
  * Ours runs like the workflow does, with the real handlers: Cordon, then one
  * DrainStep per "Lambda invocation" (drainRound watching up to WATCH_SECONDS
- * = 60 s within the Lambda's 2-minute timeout, then decideAfterRound, the
+ * = 60 s within the Lambda's 3-minute timeout, then decideAfterRound, the
  * real pacing), and between rounds a sleep until the waitUntil it returns.
  * kubectl: `kubectl drain --ignore-daemonsets --delete-emptydir-data`.
  *
@@ -22,6 +22,7 @@
  *   npm run bench:drain -- --only ours  one side (or --only kubectl)
  *   npm run bench:drain -- --log        also list every request but evictions and pod GETs
  */
+import { DRAIN_STEP_TIMEOUT } from '../lib/drain-functions';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,7 +129,7 @@ function categories(requests: RequestRecord[]): Record<string, number> {
 // ---- ours: the workflow's loop, in process
 
 /** The DrainStep Lambda's timeout (lib/drain-functions.ts) and WATCH_SECONDS. */
-const DRAIN_STEP_TIMEOUT_MS = 120_000;
+const DRAIN_STEP_TIMEOUT_MS = DRAIN_STEP_TIMEOUT.toMilliseconds();
 const WATCH_SECONDS = 60;
 
 /** A Lambda context: only the remaining time matters to the handlers. */

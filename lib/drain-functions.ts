@@ -30,11 +30,17 @@ const PROJECT_ROOT = path.join(__dirname, '..');
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
 // DrainStep evicts a batch and watches pods for WATCH_SECONDS, hence 2 minutes.
+/**
+ * A drain round watches for WATCH_SECONDS (60), and may stretch to see a grace
+ * period end within the time the Lambda has: cheaper than another Wait and round.
+ */
+export const DRAIN_STEP_TIMEOUT = Duration.minutes(3);
+
 const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   startDrain: { entry: 'start-drain.ts', timeout: Duration.seconds(30), description: 'Starts the drain workflow for a terminating instance' },
   prepare: { entry: 'prepare.ts', timeout: Duration.seconds(30), description: 'Finds the node and the hook timeouts, computes the deadline' },
   cordon: { entry: 'cordon.ts', timeout: Duration.seconds(30), description: 'Cordons the node and takes it out of load balancers' },
-  drainStep: { entry: 'drain-step.ts', timeout: Duration.minutes(2), description: 'Evicts what may be evicted now and reports what is left' },
+  drainStep: { entry: 'drain-step.ts', timeout: DRAIN_STEP_TIMEOUT, description: 'Evicts what may be evicted now and reports what is left' },
   heartbeat: { entry: 'heartbeat.ts', timeout: Duration.seconds(30), description: 'Extends the lifecycle action while the drain goes on' },
   applyDeadline: { entry: 'apply-deadline.ts', timeout: Duration.seconds(30), description: 'Applies the onDeadline policy when the drain runs out of time' },
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
@@ -85,7 +91,7 @@ export class DrainFunctions extends Construct {
       NODE_OPTIONS: '--enable-source-maps',
     };
     const extraEnvironment: Partial<Record<DrainFunctionKey, Record<string, string>>> = {
-      // How long one DrainStep watches pods leave before returning (within its 2-minute timeout).
+      // How long one DrainStep watches pods leave before returning (within its 3-minute timeout).
       drainStep: { WATCH_SECONDS: '60' },
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
     };

@@ -42,9 +42,10 @@ export interface DrainRoundOptions {
   /** Keep watching and evicting until this moment (ms epoch); at or before now: a single pass. */
   watchUntil: number;
   /**
-   * How far past `watchUntil` the round may go to see a grace period that ends
-   * just after it (within GRACE_END_SLACK_MS), rather than hand it to the
-   * workflow's next poll (ms epoch). @default watchUntil
+   * How far past `watchUntil` the round may go to see a grace period end,
+   * rather than hand it to the workflow's next poll (ms epoch): any end before
+   * it when watching eagerly (one longer round costs less than a Wait and
+   * another round), otherwise one within GRACE_END_SLACK_MS. @default watchUntil
    */
   watchLimit?: number;
   /**
@@ -198,12 +199,13 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   }
 }
 
-/** The window, stretched to see a grace period that ends just after it. */
+/** The window, stretched to see a grace period end (see DrainRoundOptions.watchLimit). */
 function roundEnd(options: DrainRoundOptions, earliestExpectedEnd: number | undefined): number {
   const limit = options.watchLimit ?? options.watchUntil;
   if (earliestExpectedEnd === undefined || earliestExpectedEnd <= options.watchUntil) return options.watchUntil;
-  if (earliestExpectedEnd > options.watchUntil + GRACE_END_SLACK_MS) return options.watchUntil;
-  return Math.min(limit, earliestExpectedEnd + KUBELET_REPORT_MS);
+  const seen = earliestExpectedEnd + KUBELET_REPORT_MS;
+  const stretchable = (options.watch ?? 'eager') === 'eager' ? limit : options.watchUntil + GRACE_END_SLACK_MS;
+  return seen <= Math.min(limit, stretchable) ? seen : options.watchUntil;
 }
 
 function currentStatus(

@@ -23,6 +23,8 @@ export interface SynthesizedWorkflow {
   definition: AslDefinition;
   /** Each function's environment variables as synthesized. */
   environment: Record<DrainFunctionKey, Record<string, string>>;
+  /** Each function's timeout in seconds, as synthesized. */
+  timeoutSeconds: Record<DrainFunctionKey, number>;
   /** The placeholder ARN of each function, as it appears in the definition's Resource fields. */
   functionArns: Record<DrainFunctionKey, string>;
   /** Name and ARN of the state machine (also STATE_MACHINE_ARN of start-drain). */
@@ -73,16 +75,19 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
 
   const environment = {} as Record<DrainFunctionKey, Record<string, string>>;
   const functionArns = {} as Record<DrainFunctionKey, string>;
+  const timeoutSeconds = {} as Record<DrainFunctionKey, number>;
   for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, EksGracefulDrain['functions'][DrainFunctionKey]]>) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
     const properties = json.Resources[logicalId].Properties;
     environment[key] = resolve(properties.Environment?.Variables ?? {}) as Record<string, string>;
     functionArns[key] = resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string;
+    timeoutSeconds[key] = Number(properties.Timeout ?? 3);
   }
 
   return {
     definition,
     environment,
+    timeoutSeconds,
     functionArns,
     stateMachineName,
     stateMachineArn: `arn:${TEST_PARTITION}:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:${stateMachineName}`,

@@ -58,9 +58,6 @@ const FACTORIES: Record<DrainFunctionKey, (deps: Deps) => Handler> = {
   complete: makeComplete as (deps: Deps) => Handler,
 };
 
-/** Lambda timeouts as the construct sets them (lib/drain-functions.ts). */
-const TIMEOUT_SECONDS: Partial<Record<DrainFunctionKey, number>> = { drainStep: 120 };
-
 const HISTORY_EVENTS_OF: Record<string, number> = { Task: 5, Wait: 2, Choice: 2, Pass: 2, Succeed: 2, Fail: 1, Parallel: 2, Map: 2 };
 
 export interface ExecutionRecord {
@@ -298,7 +295,7 @@ export class LocalWorkflow {
 
   /** One Lambda invocation: the handler with a context on virtual time; errors reported as Lambda does. */
   private async invoke(key: DrainFunctionKey, input: unknown): Promise<unknown> {
-    const deadline = this.clock.now() + (TIMEOUT_SECONDS[key] ?? 30) * 1000;
+    const deadline = this.clock.now() + this.synth.timeoutSeconds[key] * 1000;
     const context = {
       awsRequestId: randomUUID(),
       functionName: key,

@@ -171,6 +171,20 @@ describe('drainRound', () => {
     expect(kit.clock.now() - start).toBeLessThanOrEqual(64_000);
   });
 
+  test.each([
+    ['eager: one longer round sees the grace end within the limit', 'eager' as const, true],
+    ['imminent: an end 40 s past the window is left to the next poll', 'imminent' as const, false],
+  ])('%s', async (_label, watch, drained) => {
+    // Arrange: a pod that uses its 100 s grace in full; window 60 s, limit 170 s
+    kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 100, shutdownSeconds: 100 });
+    const start = kit.clock.now();
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start + 60_000, watchLimit: start + 170_000, watch });
+    // Assert
+    expect(round.status.drained).toBe(drained);
+    expect(kit.clock.now() - start).toBeLessThanOrEqual(drained ? 103_000 : 60_000);
+  });
+
   test('an unknown node has no pods: drained', async () => {
     // Act
     const round = await drainRound(kit.kube, { nodeName: 'ip-10-0-0-99.ec2.internal', watchUntil: kit.clock.now() });
