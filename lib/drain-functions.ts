@@ -167,14 +167,10 @@ export class DrainFunctions extends Construct {
     }));
     const clusterArn = stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName });
 
-    // start-drain answers a lifecycle action itself when it cannot start a drain
-    // for it, so that the instance is not held until the hook times out.
-    for (const fn of [fns.startDrain, fns.complete]) {
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['autoscaling:CompleteLifecycleAction'],
-        resources: autoScalingGroupArns,
-      }));
-    }
+    fns.complete.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['autoscaling:CompleteLifecycleAction'],
+      resources: autoScalingGroupArns,
+    }));
     fns.heartbeat.addToRolePolicy(new iam.PolicyStatement({
       actions: ['autoscaling:RecordLifecycleActionHeartbeat'],
       resources: autoScalingGroupArns,

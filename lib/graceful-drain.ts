@@ -15,8 +15,12 @@ export const DEADLINE_POLICIES: readonly DeadlinePolicy[] = ['force-delete', 'co
 
 /** Limits of the props, shared by the construct's checks and the stack's context parsing. */
 export const LIMITS = {
-  /** AutoScaling accepts 30–7200 s. */
-  heartbeatTimeoutSeconds: { min: 30, max: 7200 },
+  /**
+   * Auto Scaling accepts 30–7200 s; the drain needs 120 s at least: it beats a
+   * minute before the timeout, and a drain round plus a throttled heartbeat can
+   * take most of that minute.
+   */
+  heartbeatTimeoutSeconds: { min: 120, max: 7200 },
   /** A drain shorter than a minute cannot evict anything gracefully; 48 h is the hook's global cap. */
   maxDrainSeconds: { min: 60, max: 172_800 },
 } as const;

@@ -84,7 +84,6 @@ export class DrainLifecycleHooks extends Construct {
           AutoScalingGroupName: props.autoScalingGroupNames,
           LifecycleHookName: [this.lifecycleHookName],
           // An instance going back to a warm pool is not terminated: nothing to drain.
-          Destination: events.Match.anythingBut('WarmPool'),
         },
       },
     });

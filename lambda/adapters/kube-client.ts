@@ -29,6 +29,16 @@ export class KubeApiError extends Error {
   }
 }
 
+/** Options every API call takes: a time limit, so a hung request cannot outlive the Lambda. */
+export type RequestOptions = k8s.ConfigurationOptions;
+
+/**
+ * Longest one request may take. client-node passes no signal to fetch, and
+ * undici waits 300 s for headers: a stalled API server would otherwise run the
+ * Lambda into its own timeout instead of into our retries.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 export interface RetryOptions {
   clock: Clock;
   /** Give up retrying past this moment (ms epoch): the Lambda's remaining time. */
@@ -77,11 +87,14 @@ export class KubeClient {
    * 5xx and broken connections, with full-jitter exponential backoff that
    * respects Retry-After, until `maxAttempts` or the time left runs out.
    */
-  async call<T>(what: string, op: (apis: NonNullable<KubeClient['apis']>) => Promise<T>): Promise<T> {
+  async call<T>(what: string, op: (apis: NonNullable<KubeClient['apis']>, options: RequestOptions) => Promise<T>): Promise<T> {
     const maxAttempts = this.retry.maxAttempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await op(await this.connect());
+        const left = this.retry.until() - this.retry.clock.now();
+        return await this.withTimeLimit(Math.max(1_000, Math.min(REQUEST_TIMEOUT_MS, left)), async (options) =>
+          op(await this.connect(), options),
+        );
       } catch (err) {
         const failure = describeFailure(err);
         const backoff = Math.min(5_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
@@ -95,6 +108,40 @@ export class KubeClient {
       }
     }
   }
+
+  /** Runs one request with a time limit on the injected clock; the timer goes when the request does. */
+  private async withTimeLimit<T>(ms: number, run: (options: RequestOptions) => Promise<T>): Promise<T> {
+    const request = new AbortController();
+    const timer = new AbortController();
+    void this.retry.clock.sleep(ms, timer.signal).then(() => {
+      if (!timer.signal.aborted) request.abort(new RequestTimeoutError(`request timed out after ${Math.round(ms / 1000)} s`));
+    });
+    try {
+      return await run(abortWith(request.signal));
+    } finally {
+      timer.abort();
+    }
+  }
+}
+
+class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
+/** Aborts the request with `signal`, as client-node middleware (its API takes Observable middleware). */
+function abortWith(signal: AbortSignal): RequestOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new k8s.Observable(Promise.resolve(context));
+        },
+        post: (response) => new k8s.Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
 }
 
 export interface FailureDescription {
@@ -105,7 +152,7 @@ export interface FailureDescription {
   body?: ApiStatus;
 }
 
-const CONNECTION_ERRORS = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR/i;
+const CONNECTION_ERRORS = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed|other side closed|UND_ERR|RequestTimeoutError|request timed out/i;
 
 /** Maps what the client library throws to a status and whether it is worth retrying. */
 export function describeFailure(err: unknown): FailureDescription {

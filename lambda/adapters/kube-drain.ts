@@ -104,8 +104,8 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
    * LISTed) while some pod is still to be evicted.
    */
   const list = async () => {
-    const podList = await kube.call('list pods', ({ core }) =>
-      core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }),
+    const podList = await kube.call('list pods', ({ core }, requestOptions) =>
+      core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }, requestOptions),
     );
     pods.clear();
     pdbs.clear();
@@ -114,8 +114,8 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     if (![...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
       return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: undefined };
     }
-    const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }) =>
-      policy.listPodDisruptionBudgetForAllNamespaces({}),
+    const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
+      policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
     );
     for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
     return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: pdbList.metadata?.resourceVersion };
@@ -257,8 +257,8 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
     deleteOptions: { preconditions: { uid: pod.uid } },
   };
   try {
-    await kube.call(`evict ${keyOf(pod)}`, ({ core }) =>
-      core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }),
+    await kube.call(`evict ${keyOf(pod)}`, ({ core }, options) =>
+      core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }, options),
     );
     return { outcome: 'evicted' };
   } catch (err) {
@@ -267,8 +267,12 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
     const status = typeof cause === 'string' ? safeJson(cause) : undefined;
     switch (err.status) {
       case 404: // already gone
-      case 409: // UID precondition failed: the pod we listed is gone
         return { outcome: 'gone' };
+      case 409:
+        // Usually the UID precondition: the pod we listed is gone. But the API
+        // server also answers 409 when its own PDB update kept conflicting, with
+        // the pod still there: look before calling it gone (kubectl does too).
+        return (await podStillThere(kube, pod)) ? { outcome: 'retry-later', detail: err.message } : { outcome: 'gone' };
       case 429:
         return isDisruptionBudgetRefusal(status)
           ? { outcome: 'blocked' }
@@ -280,6 +284,18 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
       default:
         return { outcome: 'retry-later', detail: err.message };
     }
+  }
+}
+
+async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {
+  try {
+    const current = await kube.call(`get ${keyOf(pod)}`, ({ core }, options) =>
+      core.readNamespacedPod({ name: pod.name, namespace: pod.namespace }, options),
+    );
+    return current.metadata?.uid === pod.uid;
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return false;
+    throw err;
   }
 }
 
@@ -304,8 +320,8 @@ export async function forceDeletePods(
   onEvent?: (event: DrainEvent) => void,
 ): Promise<number> {
   const now = kube.retry.clock.now();
-  const list = await kube.call('list pods', ({ core }) =>
-    core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }),
+  const list = await kube.call('list pods', ({ core }, options) =>
+    core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }, options),
   );
   let deleted = 0;
   for (const pod of list.items.map(toPodView)) {
@@ -314,13 +330,16 @@ export async function forceDeletePods(
     const grace = clampedGraceSeconds(pod.terminationGracePeriodSeconds, now, hardLimitAt);
     if (verdict.action === 'wait' && verdict.expectedEnd <= now + grace * 1000) continue;
     try {
-      await kube.call(`delete ${keyOf(pod)}`, ({ core }) =>
-        core.deleteNamespacedPod({
-          name: pod.name,
-          namespace: pod.namespace,
-          gracePeriodSeconds: grace,
-          body: { gracePeriodSeconds: grace, preconditions: { uid: pod.uid } },
-        }),
+      await kube.call(`delete ${keyOf(pod)}`, ({ core }, options) =>
+        core.deleteNamespacedPod(
+          {
+            name: pod.name,
+            namespace: pod.namespace,
+            gracePeriodSeconds: grace,
+            body: { gracePeriodSeconds: grace, preconditions: { uid: pod.uid } },
+          },
+          options,
+        ),
       );
       deleted++;
       onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace });

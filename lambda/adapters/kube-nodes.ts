@@ -32,8 +32,8 @@ export async function findNode(
 ): Promise<FoundNode | undefined> {
   let continueToken: string | undefined;
   do {
-    const page = await kube.call('list nodes', ({ core }) =>
-      core.listNode({ limit: PAGE_SIZE, _continue: continueToken }),
+    const page = await kube.call('list nodes', ({ core }, options) =>
+      core.listNode({ limit: PAGE_SIZE, _continue: continueToken }, options),
     );
     const match = page.items.find((n) => providerIdMatches(n.spec?.providerID, instanceId));
     if (match?.metadata?.name) return { name: match.metadata.name, matchedBy: 'providerID' };
@@ -50,7 +50,7 @@ export async function findNode(
 
 export async function getNode(kube: KubeClient, name: string): Promise<k8s.V1Node | undefined> {
   try {
-    return await kube.call(`get node ${name}`, ({ core }) => core.readNode({ name }));
+    return await kube.call(`get node ${name}`, ({ core }, options) => core.readNode({ name }, options));
   } catch (err) {
     if (err instanceof KubeApiError && err.status === 404) return undefined;
     throw err;
@@ -73,7 +73,7 @@ export async function cordonNode(kube: KubeClient, name: string, taintValue: str
     const patch = cordonPatch(node, taintValue);
     if (patch.length === 0) return 'already-cordoned';
     try {
-      await kube.call(`cordon ${name}`, ({ core }) => core.patchNode({ name, body: patch }));
+      await kube.call(`cordon ${name}`, ({ core }, options) => core.patchNode({ name, body: patch }, options));
       return 'cordoned';
     } catch (err) {
       if (err instanceof KubeApiError && (err.status === 409 || err.status === 422) && attempt < 5) continue;

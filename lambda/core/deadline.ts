@@ -14,6 +14,8 @@ import type { DeadlinePolicy } from './drain-state';
 export const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
 /** Seconds kept between our last action and the hook's hard limit, for Complete to land. */
 export const COMPLETION_SAFETY_SECONDS = 30;
+/** Time between a force-deleted pod's clamped grace end and the completion. */
+export const FORCE_DELETE_SLACK_SECONDS = 10;
 
 export function globalTimeoutSeconds(heartbeatTimeoutSeconds: number): number {
   return Math.min(100 * heartbeatTimeoutSeconds, MAX_GLOBAL_TIMEOUT_SECONDS);
@@ -55,7 +57,9 @@ export function computeDeadline(args: {
  * to the time left before the hard limit (Karpenter does the same), never negative.
  */
 export function clampedGraceSeconds(podGraceSeconds: number, now: number, hardLimitAt: number): number {
-  const leftSeconds = Math.floor((hardLimitAt - now) / 1000) - COMPLETION_SAFETY_SECONDS;
+  // The drain completes COMPLETION_SAFETY_SECONDS before the hard limit, and
+  // notices pods gone within FORCE_DELETE_SLACK_SECONDS: the grace ends before both.
+  const leftSeconds = Math.floor((hardLimitAt - now) / 1000) - COMPLETION_SAFETY_SECONDS - FORCE_DELETE_SLACK_SECONDS;
   return Math.max(0, Math.min(podGraceSeconds, leftSeconds));
 }
 

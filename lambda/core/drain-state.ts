@@ -58,9 +58,11 @@ export interface DrainSummary {
   latestExpectedEnd?: string;
   /** Earliest moment a terminating pod's grace period ends (ISO), if any. */
   earliestExpectedEnd?: string;
+  /** The first pods of each list (the state must stay under 256 KB); `counts` has the totals. */
   blockedByPdb: Array<{ pod: string; pdb: string }>;
   misconfigured: Array<{ pod: string; pdbs: string[] }>;
   stuck: string[];
+  counts: { blockedByPdb: number; misconfigured: number; stuck: number };
   leftAlone: number;
 }
 

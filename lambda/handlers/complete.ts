@@ -7,6 +7,7 @@
  */
 import type { DrainState } from '../core/drain-state';
 import { withRealDeps } from './deps';
+import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
 import { countCompletion, recordDuration } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -17,6 +18,11 @@ export const makeComplete = workflowStep<DrainState>('Complete', async (state, d
     : state.result ?? { lifecycleResult: 'CONTINUE' as const, reason: 'drained' as const };
   const outcome = await deps.hooks.complete(state.action, result.lifecycleResult);
   const now = clock.now();
+  if (outcome === 'not-active' && !state.error && expiredOnUs(state, now)) {
+    throw new LifecycleActionExpiredError(
+      `the lifecycle action had timed out before Complete: the instance terminated with the hook's default result, not ${result.lifecycleResult} (${result.reason})`,
+    );
+  }
   const durationSeconds = (now - Date.parse(state.action.startedAt)) / 1000;
   recordDuration(metrics, durationSeconds);
   countCompletion(

@@ -23,6 +23,12 @@ import { workflowStep } from './workflow-step';
 /** Rounds watch eagerly while the drain is younger than this, or made progress this recently (see DrainRoundOptions.watch). */
 export const EAGER_WATCH_MS = 10 * 60_000;
 
+/** How long retries may go on past the round's end (one request's time limit plus a retry). */
+const ROUND_OVERRUN_MS = 20_000;
+
+/** Pods listed by name in the state's summary; the counts are always whole (256 KB state limit). */
+export const MAX_LISTED_PODS = 20;
+
 /** Give up after the Kubernetes API failed every round for this long. */
 export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
 
@@ -39,12 +45,15 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
   const started = clock.now();
   const watchLimit = Math.min(roundEndsBy(state), started + timeLeftMs);
   const watchUntil = Math.min(started + config.watchSeconds * 1000, watchLimit);
+  // Retries stop shortly after the round's end too, so that a throttled API
+  // cannot push the round past a heartbeat or the deadline.
+  const kube = deps.kube(Math.min(timeLeftMs, watchLimit - started + ROUND_OVERRUN_MS));
   const loop = { ...state.loop, iterations: state.loop.iterations + 1 };
   const totals = { ...state.totals };
 
   let summary: DrainSummary;
   try {
-    const round = await drainRound(deps.kube(timeLeftMs), {
+    const round = await drainRound(kube, {
       nodeName: state.nodeName,
       watchUntil,
       watchLimit,
@@ -57,7 +66,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
     totals.pdbBlocks += round.pdbRefusals;
     count(metrics, Metric.PodsEvicted, round.evicted);
     count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
-    count(metrics, Metric.PdbMisconfigurations, summary.misconfigured.length);
+    count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
     loop.apiErrorsInARow = 0;
     loop.firstApiErrorAt = undefined;
     loop.lastApiError = undefined;
@@ -97,6 +106,8 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
       name: continuationName(state.executionBase, generation),
       input: {
         ...output,
+        // Read again by the next round; keeps the state small (256 KB limit).
+        summary: undefined,
         generation,
         next: 'cordon',
         continuation: undefined,
@@ -128,9 +139,10 @@ export function toSummary(status: NodeStatus): DrainSummary {
     terminating: status.terminating - status.stuck.length,
     earliestExpectedEnd: isoOrUndefined(status.earliestExpectedEnd),
     latestExpectedEnd: isoOrUndefined(status.latestExpectedEnd),
-    blockedByPdb: status.blocked,
-    misconfigured: status.misconfigured,
-    stuck: status.stuck,
+    blockedByPdb: status.blocked.slice(0, MAX_LISTED_PODS),
+    misconfigured: status.misconfigured.slice(0, MAX_LISTED_PODS).map(({ pod, pdbs }) => ({ pod, pdbs: pdbs.map((p) => p.slice(0, 200)) })),
+    stuck: status.stuck.slice(0, MAX_LISTED_PODS),
+    counts: { blockedByPdb: status.blocked.length, misconfigured: status.misconfigured.length, stuck: status.stuck.length },
     leftAlone: status.leftAlone.length,
   };
 }
@@ -142,6 +154,7 @@ const emptySummary = (): DrainSummary => ({
   blockedByPdb: [],
   misconfigured: [],
   stuck: [],
+  counts: { blockedByPdb: 0, misconfigured: 0, stuck: 0 },
   leftAlone: 0,
 });
 

@@ -5,6 +5,7 @@
  */
 import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
+import { lastBeatAt } from '../core/next-step';
 import { withRealDeps } from './deps';
 import { Metric, count, countCompletion } from './observability';
 import { workflowStep } from './workflow-step';
@@ -15,7 +16,14 @@ export const makeHeartbeat = workflowStep<DrainState>('Heartbeat', async (state,
   const now = clock.now();
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.wait;
   if (outcome === 'not-active') {
-    logger.warn('the lifecycle action is no longer active (completed elsewhere or timed out): stopping the drain');
+    if (expiredOnUs(state, now)) {
+      // Our fault, not someone else's: the hook timed out before we beat. Fail
+      // loudly (the execution fails, the alarm fires) rather than end quietly.
+      throw new LifecycleActionExpiredError(
+        `the lifecycle action timed out before this heartbeat (last beat ${new Date(lastBeatAt(state)).toISOString()}, heartbeat timeout ${state.hook?.heartbeatTimeoutSeconds} s): the instance terminated with the hook's default result`,
+      );
+    }
+    logger.warn('the lifecycle action is no longer active (completed elsewhere): stopping the drain');
     countCompletion(metrics, state.action.autoScalingGroupName, 'AlreadyCompleted');
     return {
       ...state,
@@ -35,5 +43,17 @@ export const makeHeartbeat = workflowStep<DrainState>('Heartbeat', async (state,
     loop: { ...state.loop, historyEvents },
   };
 });
+
+/** The hook gave up on its own: no beat within HeartbeatTimeout, or past its global timeout. */
+export function expiredOnUs(state: DrainState, now: number): boolean {
+  const hook = state.hook;
+  if (!hook) return false;
+  const hookExpiresAt = state.deadline ? Date.parse(state.deadline.hookExpiresAt) : Infinity;
+  return now >= lastBeatAt(state) + hook.heartbeatTimeoutSeconds * 1000 || now >= hookExpiresAt;
+}
+
+export class LifecycleActionExpiredError extends Error {
+  override readonly name = 'LifecycleActionExpiredError';
+}
 
 export const handler = withRealDeps(makeHeartbeat);

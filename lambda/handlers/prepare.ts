@@ -13,6 +13,9 @@ import { isDrainState, workflowStep } from './workflow-step';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Below this, a slow drain round plus a throttled heartbeat may miss the heartbeat margin (see lib LIMITS). */
+export const MIN_HEARTBEAT_TIMEOUT_SECONDS = 120;
+
 /** ExecutionStarted + this Task + the Choice after it. */
 const PREPARE_EVENTS = 2 + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
 
@@ -27,6 +30,11 @@ export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare',
   const { action, executionBase } = input;
   const { config, logger } = deps;
   const hook = await deps.hooks.describeHook(action.autoScalingGroupName, action.lifecycleHookName);
+  if (hook.heartbeatTimeoutSeconds < MIN_HEARTBEAT_TIMEOUT_SECONDS) {
+    logger.warn(
+      `the hook's heartbeat timeout (${hook.heartbeatTimeoutSeconds} s) leaves little room for a drain round and a heartbeat: ${MIN_HEARTBEAT_TIMEOUT_SECONDS} s or more is safe`,
+    );
+  }
   const deadline = computeDeadline({
     startedAt: Date.parse(action.startedAt),
     globalTimeoutSeconds: hook.globalTimeoutSeconds,

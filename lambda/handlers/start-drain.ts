@@ -44,13 +44,16 @@ export const makeStartDrain =
         }
         const raw = rawDetail(event);
         const token = typeof raw.LifecycleActionToken === 'string' ? raw.LifecycleActionToken : '';
+        // The action started when the event was emitted; only without a usable
+        // time do we take now (the deadline may then be late by the delivery delay).
+        const eventTime = Date.parse(String((event as { time?: unknown }).time));
         action = {
           autoScalingGroupName,
           lifecycleHookName,
           instanceId,
           lifecycleActionToken: token,
           tokenHash: tokenHash(token),
-          startedAt: new Date(clock.now()).toISOString(),
+          startedAt: new Date(Number.isFinite(eventTime) ? eventTime : clock.now()).toISOString(),
         };
         logger.error(`malformed lifecycle event (${parsed.reason}): draining by instance id anyway`, { instanceId });
       } else {

@@ -113,14 +113,14 @@ describe('clampedGraceSeconds', () => {
   test.each([
     // podGraceSeconds, ms left before the hard limit, expected
     [30, 300 * S, 30], // own grace: time allows
-    [270, 300 * S, 270], // own grace fits exactly
-    [600, 300 * S, 270], // clamped to the time left minus the completion safety
-    [600, 300 * S + 999, 270], // partial seconds left are dropped
-    [3_600, 90 * S, 60],
-    [30, 60 * S, 30],
-    [30, 59 * S, 29],
-    [30, 31 * S, 1],
-    [30, 30 * S, 0], // nothing left after the safety
+    [260, 300 * S, 260], // own grace fits exactly
+    [600, 300 * S, 260], // clamped to the time left minus the completion safety and the slack
+    [600, 300 * S + 999, 260], // partial seconds left are dropped
+    [3_600, 90 * S, 50],
+    [30, 70 * S, 30],
+    [30, 69 * S, 29],
+    [30, 41 * S, 1],
+    [30, 40 * S, 0], // nothing left after the safety and the slack
     [30, 10 * S, 0], // never negative
     [30, -60 * S, 0], // past the hard limit: never negative
     [0, 300 * S, 0], // a zero grace stays zero

@@ -84,6 +84,7 @@ export function summary(overrides: Partial<DrainSummary> = {}): DrainSummary {
     blockedByPdb: [{ pod: 'default/web-1', pdb: 'default/web' }],
     misconfigured: [],
     stuck: [],
+    counts: { blockedByPdb: overrides.blockedByPdb?.length ?? 1, misconfigured: 0, stuck: 0 },
     leftAlone: 0,
     ...overrides,
   };

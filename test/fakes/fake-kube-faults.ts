@@ -5,8 +5,11 @@ export interface FaultSpec {
   path?: RegExp;
   /** Only watches (`watch=true`), or only requests that are not watches. */
   watch?: boolean;
-  /** An HTTP error with a Status body, or 'reset': the socket is destroyed without a response. */
-  status: 429 | 500 | 503 | 'reset';
+  /**
+   * An HTTP error with a Status body; 'reset': the socket is destroyed without
+   * a response; 'hang': no response at all, until the client gives up.
+   */
+  status: 429 | 500 | 503 | 'reset' | 'hang';
   /** How many requests fail; unlimited when absent. */
   times?: number;
   /** Fraction (0..1) of matching requests that fail, drawn from a seeded PRNG so runs repeat. */

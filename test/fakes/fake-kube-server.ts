@@ -32,7 +32,7 @@ export interface RequestRecord {
   path: string;
   query: Record<string, string>;
   /** HTTP status, 0 while in progress, or 'reset' when the socket was destroyed. */
-  status: number | 'reset';
+  status: number | 'reset' | 'hang';
   /** The Kubernetes verb: get, list, watch, patch, delete, create… */
   verb: string;
 }
@@ -41,7 +41,7 @@ export interface RequestFilter {
   method?: string;
   path?: RegExp | string;
   verb?: string;
-  status?: number | 'reset';
+  status?: number | 'reset' | 'hang';
 }
 
 interface Request {
@@ -241,7 +241,9 @@ export class FakeKubeServer {
     this.requests.push(log);
     res.once('finish', () => { if (log.status === 0) log.status = res.statusCode; });
     try {
-      if (this.injectFault(req, res, log)) return;
+      const injected = this.injectFault(req, res, log);
+      if (injected === 'hang') return release(); // nothing happens until the client gives up
+      if (injected) return;
       if (req.headers.authorization !== `Bearer ${this.token}`) throw new KubeError(401, 'Unauthorized', 'Unauthorized');
       if (!route) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
       const params = route.pattern.exec(req.path)!.groups ?? {};
@@ -252,10 +254,14 @@ export class FakeKubeServer {
     }
   }
 
-  private injectFault(req: Request, res: ServerResponse, log: RequestRecord): boolean {
+  private injectFault(req: Request, res: ServerResponse, log: RequestRecord): boolean | 'hang' {
     const watch = req.query.get('watch');
     const fault = this.faults.pick(req.method, req.path, watch === 'true' || watch === '1');
     if (!fault) return false;
+    if (fault.status === 'hang') {
+      log.status = 'hang';
+      return 'hang';
+    }
     if (fault.status === 'reset') {
       log.status = 'reset';
       res.socket?.destroy();

@@ -43,8 +43,8 @@ describe('context → props', () => {
   });
 
   test('cdk.json may give numbers and lists', () => {
-    expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 60 }))
-      .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 60 });
+    expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 }))
+      .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
   });
 
   test.each([
@@ -52,7 +52,7 @@ describe('context → props', () => {
     [{ clusterName: '', autoScalingGroupNames: 'a' }, /"clusterName"/],
     [{ clusterName: 'prod' }, /"autoScalingGroupNames": expected one or more Auto Scaling group names, comma separated, got nothing/],
     [{ clusterName: 'prod', autoScalingGroupNames: ' , ' }, /"autoScalingGroupNames".*got " , "/],
-    [{ ...required, heartbeatTimeoutSeconds: '29' }, /"heartbeatTimeoutSeconds": expected an integer number of seconds from 30 to 7200, got "29"/],
+    [{ ...required, heartbeatTimeoutSeconds: '119' }, /"heartbeatTimeoutSeconds": expected an integer number of seconds from 120 to 7200, got "119"/],
     [{ ...required, heartbeatTimeoutSeconds: '7201' }, /"heartbeatTimeoutSeconds"/],
     [{ ...required, heartbeatTimeoutSeconds: '30m' }, /"heartbeatTimeoutSeconds".*got "30m"/],
     [{ ...required, heartbeatTimeoutSeconds: '0' }, /"heartbeatTimeoutSeconds"/],
@@ -76,7 +76,7 @@ describe('the construct checks its props too (for users who skip the stack)', ()
   test.each([
     [{ clusterName: '', autoScalingGroupNames: ['a'] }, /clusterName/],
     [{ clusterName: 'c', autoScalingGroupNames: [] }, /autoScalingGroupNames/],
-    [{ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 10 }, /heartbeatTimeoutSeconds must be an integer number of seconds from 30 to 7200/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 10 }, /heartbeatTimeoutSeconds must be an integer number of seconds from 120 to 7200/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], maxDrainSeconds: 30 }, /maxDrainSeconds/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], onDeadline: 'nope' as never }, /onDeadline must be one of force-delete, continue, abandon/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], stateMachineName: 'has space' }, /stateMachineName/],
@@ -86,7 +86,7 @@ describe('the construct checks its props too (for users who skip the stack)', ()
   });
 
   test('accepts the limits', () => {
-    expect(() => validateProps({ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 30, maxDrainSeconds: 0 })).not.toThrow();
+    expect(() => validateProps({ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 0 })).not.toThrow();
     expect(() => validateProps({ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 7200, maxDrainSeconds: 172800 })).not.toThrow();
   });
 });

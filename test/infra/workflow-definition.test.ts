@@ -5,11 +5,15 @@ const { definition, functionArns, stateMachineArn } = synthesizeWorkflow();
 const states = definition.States;
 
 const LAMBDA_RETRY = {
-  ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+  ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
   IntervalSeconds: 2,
   MaxAttempts: 6,
   BackoffRate: 2,
 };
+/** A timed-out or crashed function runs once more: every step is idempotent. */
+const TIMEOUT_RETRY = { ErrorEquals: ['Sandbox.Timedout', 'Lambda.Unknown'], IntervalSeconds: 2, MaxAttempts: 1 };
+/** Heartbeat and Complete retry within ~15 s: the heartbeat margin is a minute. */
+const URGENT_TRANSIENT_RETRY = { ErrorEquals: ['TransientError'], IntervalSeconds: 1, MaxAttempts: 4, BackoffRate: 2, MaxDelaySeconds: 8 };
 const TRANSIENT_RETRY = {
   ErrorEquals: ['TransientError'],
   IntervalSeconds: 5,
@@ -61,7 +65,8 @@ describe('drain workflow definition', () => {
     expect(state).not.toHaveProperty('Parameters');
     expect(state).not.toHaveProperty('ResultPath');
     expect(state).not.toHaveProperty('OutputPath');
-    expect(state.Retry).toEqual([LAMBDA_RETRY, TRANSIENT_RETRY]);
+    const urgent = name === 'Heartbeat' || name === 'Complete';
+    expect(state.Retry).toEqual([LAMBDA_RETRY, TIMEOUT_RETRY, urgent ? URGENT_TRANSIENT_RETRY : TRANSIENT_RETRY]);
     expect(state.Catch).toEqual([CATCH_ALL]);
   });
 
@@ -107,7 +112,7 @@ describe('drain workflow definition', () => {
 
   test('ReleaseAfterError completes the action with retries but no Catch, then fails with the caught error', () => {
     expect(states.ReleaseAfterError).toMatchObject({ Type: 'Task', Resource: functionArns.complete, Next: 'DrainFailed' });
-    expect(states.ReleaseAfterError.Retry).toEqual([LAMBDA_RETRY, TRANSIENT_RETRY]);
+    expect(states.ReleaseAfterError.Retry).toEqual([LAMBDA_RETRY, TIMEOUT_RETRY, TRANSIENT_RETRY]);
     expect(states.ReleaseAfterError).not.toHaveProperty('Catch');
     expect(states.DrainFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });

@@ -47,7 +47,7 @@ describe('scenario files', () => {
   test.each([
     ['an unknown key, with a suggestion', `${minimal}hook:\n  heartbeatTimeout: 60\n`, /^line 9:21 hook\.heartbeatTimeout: unknown key "heartbeatTimeout" in hook \(did you mean "heartbeatTimeoutSeconds"\?\)/],
     ['a wrong type, with the path and line', `${minimal}workloads:\n  deployments:\n    - { namespace: shop, name: web, replicas: six, node: ip-10-0-0-1.ec2.internal }\n`, /^line 10:47 workloads\.deployments\[0\]\.replicas: expected an integer from 1 to 500, got the string "six"$/],
-    ['a heartbeat timeout out of range', `${minimal}hook: { heartbeatTimeoutSeconds: 10 }\n`, /hook\.heartbeatTimeoutSeconds: expected an integer from 30 to 7200 \(seconds\), got number 10/],
+    ['a heartbeat timeout out of range', `${minimal}hook: { heartbeatTimeoutSeconds: 10 }\n`, /hook\.heartbeatTimeoutSeconds: expected an integer from 120 to 7200 \(seconds\), got number 10/],
     ['an unknown deadline policy', `${minimal}drain: { onDeadline: wait }\n`, /drain\.onDeadline: expected one of force-delete, continue, abandon, got the string "wait"/],
     ['a missing field', `nodes:\n  - { name: a, terminate: true }\n`, /nodes\[0\]\.instanceId: missing: a node needs "instanceId"/],
     ['a bad instance id', `nodes:\n  - { name: a, instanceId: i-xyz, terminate: true }\n`, /nodes\[0\]\.instanceId: expected an EC2 instance id/],

@@ -18,8 +18,8 @@ describe('workflow: a PDB that never allows eviction', () => {
   afterEach(() => world?.close());
 
   test('force-delete (default): acts before the hook expires, deletes the pods with a clamped grace, completes with CONTINUE', async () => {
-    // Arrange: heartbeat timeout 60 s → the hook's global timeout is 6000 s
-    world = await blockedWorld({ heartbeatTimeoutSeconds: 60 });
+    // Arrange: heartbeat timeout 120 s → the hook's global timeout is 12000 s
+    world = await blockedWorld({ heartbeatTimeoutSeconds: 120 });
 
     // Act
     const { action } = await world.terminate('i-0aaaaaaaaaaaaaaa1');
@@ -29,7 +29,7 @@ describe('workflow: a PDB that never allows eviction', () => {
     const [execution] = world.workflow.executions.values();
     expect(execution.status).toBe('SUCCEEDED');
     expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
-    expect(action.end!.at - action.startedAt).toBeLessThan(6000 * 1000);
+    expect(action.end!.at - action.startedAt).toBeLessThan(12_000 * 1000);
     expect(execution.states.ApplyDeadlinePolicy).toBe(1);
     const output = execution.output as { result: { reason: string }; totals: { forceDeleted: number } };
     expect(output.result.reason).toBe('deadline-force-deleted');

@@ -53,6 +53,24 @@ describe('workflow: faults', () => {
     expect(world.workflow.observability.logs.some((l) => l.level === 'ERROR' && l.step === 'Complete' && String(l.message).includes('CONTINUE (error)'))).toBe(true);
   });
 
+  test('a request that hangs is cut off by its time limit, never by the Lambda timeout: the drain goes on', async () => {
+    // Arrange: the first two node LISTs (Prepare) and an eviction get no answer at all
+    world = await webWorld();
+    world.kube.faults.add({ path: /^\/api\/v1\/nodes$/, status: 'hang', times: 2 });
+    world.kube.faults.add({ path: /\/eviction$/, status: 'hang', times: 1 });
+
+    // Act
+    const { action } = await world.terminate('i-0aaaaaaaaaaaaaaa1');
+    await world.workflow.idle();
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.states.ReleaseAfterError).toBeUndefined();
+    expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+    expect(world.kube.pods({ nodeName: NODE })).toHaveLength(0);
+  });
+
   test('the cluster refuses our token (401): released with CONTINUE at once, the execution fails with the reason', async () => {
     // Arrange
     world = await webWorld({ workflow: { kubeToken: 'not-mapped-to-any-user' } });

@@ -19,6 +19,12 @@
  *   state's input, as Step Functions' RedriveExecution does.
  * History events are counted as Step Functions writes them: 2 for the
  * execution, 5 per Task (+3 per retry), 2 per Wait, Choice, Pass or Succeed, 1 per Fail.
+ *
+ * Limits of the real service it enforces: a Lambda that ran past its timeout
+ * fails with Sandbox.Timedout (checked when it returns: virtual time cannot
+ * cut it short); a state's output over 256 KB fails with
+ * States.DataLimitExceeded (recorded, as no Catch may take it); a Wait on a
+ * missing or unparsable timestamp fails with States.Runtime.
  */
 import { randomUUID } from 'node:crypto';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -80,6 +86,8 @@ export interface ExecutionRecord {
   /** Input of each state when entered, last one kept: what a redrive starts from. */
   lastStateInput: Record<string, unknown>;
   failedState?: string;
+  /** A state produced more than Step Functions' 256 KB: in AWS the execution would fail, uncatchable. */
+  dataLimitExceeded?: { state: string; bytes: number };
   redrives: number;
   done: Promise<void>;
 }
@@ -259,6 +267,7 @@ export class LocalWorkflow {
       if (original.Type === 'Wait') {
         handlers[name] = async (input) => {
           const until = waitEnd(original, input, this.clock.now());
+          if (!Number.isFinite(until)) throw namedError('States.Runtime', `${name}: the Wait's timestamp is missing or not a timestamp`);
           await this.clock.sleep(until - this.clock.now());
           return input;
         };
@@ -271,7 +280,13 @@ export class LocalWorkflow {
           record.lambdaInvocations++;
           const started = this.clock.now();
           try {
-            return (await this.invoke(key, input)) as never;
+            const output = await this.invoke(key, input);
+            const bytes = Buffer.byteLength(JSON.stringify(output ?? null));
+            if (bytes > STATE_LIMIT_BYTES) {
+              record.dataLimitExceeded ??= { state: name, bytes };
+              throw namedError('States.DataLimitExceeded', `${name} returned ${bytes} bytes, over 256 KB`);
+            }
+            return output as never;
           } finally {
             record.lambdaSeconds += (this.clock.now() - started) / 1000;
           }
@@ -287,9 +302,8 @@ export class LocalWorkflow {
       const started = this.startExecution(String(params.Name), JSON.parse(String(params.Input ?? '{}')));
       return { ExecutionArn: started.arn, StartDate: new Date(this.clock.now()).toISOString() };
     } catch (err) {
-      const error = new Error((err as Error).message);
-      error.name = 'Sfn.ExecutionAlreadyExistsException';
-      throw error;
+      if ((err as Error).name !== 'ExecutionAlreadyExists') throw err;
+      throw namedError('Sfn.ExecutionAlreadyExistsException', (err as Error).message);
     }
   }
 
@@ -302,7 +316,11 @@ export class LocalWorkflow {
       getRemainingTimeInMillis: () => Math.max(0, deadline - this.clock.now()),
     } as unknown as Context;
     try {
-      return await this.handlers[key](input as never, context);
+      const output = await this.handlers[key](input as never, context);
+      if (this.clock.now() > deadline) {
+        throw namedError('Sandbox.Timedout', `${key} ran ${Math.round((this.clock.now() - deadline) / 1000)} s past its timeout`);
+      }
+      return output;
     } catch (err) {
       const error = err as Error;
       const reported = new Error(JSON.stringify({ errorType: error.name, errorMessage: error.message }));
@@ -331,6 +349,15 @@ export class LocalWorkflow {
       executions: new DrainExecutions(new SFNClient(aws), env.STATE_MACHINE_ARN ?? this.synth.stateMachineArn),
     };
   }
+}
+
+/** Step Functions' limit on a state's input or output. */
+const STATE_LIMIT_BYTES = 256 * 1024;
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
 /** When a Wait state ends, from its Seconds, SecondsPath, Timestamp or TimestampPath. */

@@ -109,6 +109,20 @@ describe('drainRound', () => {
     expect(evictions(kit)).toBe(3);
   });
 
+  test('a request that hangs is abandoned after its time limit and retried', async () => {
+    // Arrange
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE });
+    kit.server.faults.add({ path: /\/eviction$/, status: 'hang', times: 1 });
+    const start = kit.clock.now();
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start });
+    // Assert
+    expect(round.evicted).toBe(1);
+    expect(evictions(kit)).toBe(2);
+    expect(kit.clock.now() - start).toBeGreaterThanOrEqual(15_000);
+    expect(kit.clock.now() - start).toBeLessThan(30_000);
+  });
+
   test('an API that keeps failing ends the call with a retryable KubeApiError, within the time left', async () => {
     // Arrange
     kit.server.faults.add({ path: /^\/api\/v1\/pods$/, status: 503 });
@@ -209,8 +223,9 @@ describe('forceDeletePods', () => {
     // Assert
     expect(deleted).toBe(1);
     const job = kit.server.pods({ nodeName: NODE }).find((p) => p.metadata.name.startsWith('report'));
-    expect(job?.metadata.deletionGracePeriodSeconds).toBe(570);
-    await kit.clock.advanceBy(571_000);
+    // 600 s left, less 30 s for Complete and 10 s to notice the pod gone
+    expect(job?.metadata.deletionGracePeriodSeconds).toBe(560);
+    await kit.clock.advanceBy(561_000);
     expect(names(kit.server).some((n) => n.startsWith('batch/report'))).toBe(false);
     expect(names(kit.server)).toHaveLength(2);
   });
