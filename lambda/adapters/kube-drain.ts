@@ -160,6 +160,8 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
 
   const heldBack = new Set<string>();
   let watchRestarts = 0;
+  /** The latest the round may last: watches must not give up before. */
+  const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
   let versions = await list();
   const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
   try {
@@ -182,7 +184,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
-      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, until);
+      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
       const changed = await watcher.nextChange(until);
       if (changed === 'watch-ended') {
         // The server closed a watch (timeout, too old resourceVersion): read again.
@@ -191,7 +193,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         if (watchRestarts > MAX_WATCH_RESTARTS) continue;
         versions = await list();
         refused.clear();
-        await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, until);
+        await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
       }
     }
   } finally {
@@ -390,10 +392,7 @@ class NodeWatcher {
     if (typeof inactivity.requestTimeoutMs === 'number') {
       inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, until - this.kube.retry.clock.now() + 5_000);
     }
-    const ended = (err: unknown) => {
-      void err;
-      this.signal('watch-ended');
-    };
+    const ended = () => this.signal('watch-ended');
     this.controllers.push(
       await watch.watch(
         '/api/v1/pods',
