@@ -4,6 +4,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import { ClusterAccess } from './cluster-access';
 import { DrainFunctionKey, DrainFunctions } from './drain-functions';
@@ -15,12 +16,8 @@ export const DEADLINE_POLICIES: readonly DeadlinePolicy[] = ['force-delete', 'co
 
 /** Limits of the props, shared by the construct's checks and the stack's context parsing. */
 export const LIMITS = {
-  /**
-   * Auto Scaling accepts 30–7200 s; the drain needs 120 s at least: it beats a
-   * minute before the timeout, and a drain round plus a throttled heartbeat can
-   * take most of that minute.
-   */
-  heartbeatTimeoutSeconds: { min: 120, max: 7200 },
+  /** Auto Scaling accepts 30–7200 s; the drain needs MIN_HEARTBEAT_TIMEOUT_SECONDS at least. */
+  heartbeatTimeoutSeconds: { min: MIN_HEARTBEAT_TIMEOUT_SECONDS, max: 7200 },
   /** A drain shorter than a minute cannot evict anything gracefully; 48 h is the hook's global cap. */
   maxDrainSeconds: { min: 60, max: 172_800 },
 } as const;

@@ -14,6 +14,12 @@ import type { DeadlinePolicy } from './drain-state';
 export const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
 /** Seconds kept between our last action and the hook's hard limit, for Complete to land. */
 export const COMPLETION_SAFETY_SECONDS = 30;
+/**
+ * The least HeartbeatTimeout the drain works with (Auto Scaling allows 30 s):
+ * it beats a margin of at least a minute early, and a drain round plus a
+ * throttled heartbeat can take most of that minute.
+ */
+export const MIN_HEARTBEAT_TIMEOUT_SECONDS = 120;
 /** Time between a force-deleted pod's clamped grace end and the completion. */
 export const FORCE_DELETE_SLACK_SECONDS = 10;
 

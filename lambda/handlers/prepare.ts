@@ -4,7 +4,7 @@
  * (a DrainState from ContinueAsNew) goes straight on to Cordon, which is
  * idempotent and re-asserts the cordon in case someone lifted it.
  */
-import { computeDeadline } from '../core/deadline';
+import { MIN_HEARTBEAT_TIMEOUT_SECONDS, computeDeadline } from '../core/deadline';
 import type { DrainStartInput, DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { findNode } from '../adapters/kube-nodes';
@@ -12,9 +12,6 @@ import { withRealDeps } from './deps';
 import { isDrainState, workflowStep } from './workflow-step';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Below this, a slow drain round plus a throttled heartbeat may miss the heartbeat margin (see lib LIMITS). */
-export const MIN_HEARTBEAT_TIMEOUT_SECONDS = 120;
 
 /** ExecutionStarted + this Task + the Choice after it. */
 const PREPARE_EVENTS = 2 + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;

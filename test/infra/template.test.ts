@@ -140,7 +140,7 @@ describe('EksGracefulDrain template', () => {
       }
     });
 
-    test('drain-step may run 2 minutes, the others 30 seconds', () => {
+    test('drain-step may run 3 minutes, the others 30 seconds', () => {
       for (const [key, fn] of Object.entries(drain.functions)) {
         const properties = json.Resources[logicalId(fn)].Properties;
         expect([key, properties.Timeout]).toEqual([key, key === 'drainStep' ? 180 : 30]);
