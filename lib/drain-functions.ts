@@ -29,7 +29,6 @@ const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
 const PROJECT_ROOT = path.join(__dirname, '..');
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
-// DrainStep watches pods for WATCH_SECONDS and may stretch to see a grace period end: 3 minutes (DRAIN_STEP_TIMEOUT).
 /**
  * A drain round watches for WATCH_SECONDS (60), and may stretch to see a grace
  * period end within the time the Lambda has: cheaper than another Wait and round.
