@@ -40,10 +40,10 @@ import { makeCordon } from '../lambda/handlers/cordon';
 import { configFromEnv, type Deps } from '../lambda/handlers/deps';
 import { makeDrainStep } from '../lambda/handlers/drain-step';
 import { drainState } from '../test/core/drain-state-factory';
-import { captureObservability } from '../test/fakes/captured-observability';
-import { FakeKubeServer, type RequestRecord } from '../test/fakes/fake-kube-server';
-import type { KubeObject } from '../test/fakes/fake-kube-objects';
-import { RealSimClock } from '../test/fakes/virtual-clock';
+import { captureObservability } from '../sim/observability';
+import { FakeKubeServer, type RequestRecord } from '../sim/kube/server';
+import type { KubeObject } from '../sim/kube/objects';
+import { RealSimClock } from '../sim/virtual-clock';
 import { percent, ratio, seconds, table, verdict, watchFor } from './bench-kit';
 
 const LATENCY_MS = 3;

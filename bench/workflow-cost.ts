@@ -1,7 +1,7 @@
 /**
  * bench/workflow-cost: what a drain costs in Step Functions and Lambda.
  * Runs the synthesized state machine with the real handlers on virtual time
- * (test/workflow/local-workflow.ts) for a 5-minute and a 48-hour drain, and
+ * (sim/workflow/local-workflow.ts) for a 5-minute and a 48-hour drain, and
  * prints state transitions, history events per execution, Lambda
  * invocations and GB-seconds, Kubernetes API requests, and the cost at list
  * prices (us-east-1): $0.025 per 1,000 transitions; Lambda $0.20 per 1M
@@ -11,7 +11,7 @@
  * above 20,000 events; 5-minute drain ≤ 60 transitions.
  */
 import './promise-polyfill';
-import { createWorld } from '../test/workflow/scenario';
+import { createWorld } from '../sim/workflow/scenario';
 
 const PRICE_PER_TRANSITION = 0.025 / 1000;
 const PRICE_PER_REQUEST = 0.2 / 1_000_000;

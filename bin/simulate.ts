@@ -1,11 +1,11 @@
 /**
  * `npm run simulate [-- --scenario examples/<name>.yaml] [--report drain.html]`:
- * rehearses a drain on virtual time (see test/rehearsal/cli.ts).
+ * rehearses a drain on virtual time (see sim/rehearsal/cli.ts).
  */
 // The SDK's notice about Node 20 support would interleave with the timeline.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { main } from '../test/rehearsal/cli';
+import { main } from '../sim/rehearsal/cli';
 
 main(process.argv.slice(2)).then(
   (status) => process.exit(status),

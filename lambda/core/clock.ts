@@ -1,6 +1,6 @@
 /**
  * Time is injected everywhere so that tests and the rehearsal can run a
- * six-hour drain on a virtual clock in seconds (see test/fakes/virtual-clock.ts).
+ * six-hour drain on a virtual clock in seconds (see sim/virtual-clock.ts).
  */
 export interface Clock {
   /** Milliseconds since the epoch. */

@@ -1,8 +1,8 @@
 import { makeHeartbeat } from '../../lambda/handlers/heartbeat';
 import { makeComplete } from '../../lambda/handlers/complete';
 import type { Deps } from '../../lambda/handlers/deps';
-import { captureObservability } from '../fakes/captured-observability';
-import { VirtualClock } from '../fakes/virtual-clock';
+import { captureObservability } from '../../sim/observability';
+import { VirtualClock } from '../../sim/virtual-clock';
 import { STARTED_AT, drainState } from '../core/drain-state-factory';
 
 const S = 1000;

@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { KUBERNETES_FUNCTIONS, KUBERNETES_GROUP } from '../../lib/cluster-access';
 import type { DrainFunctionKey } from '../../lib/drain-functions';
 import { drainPropsFromContext, EksGracefulDrainStack } from '../../lib/stack';
-import { synthesizeStack } from '../support/synth';
+import { synthesizeStack } from '../../sim/workflow/synth';
 
 const RBAC_FILE = path.join(__dirname, '..', '..', 'lib', 'kubernetes', 'rbac.yaml');
 

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { drainPropsFromContext } from '../../lib/stack';
-import { synthesizeStack, TEST_ACCOUNT, TEST_PARTITION, TEST_REGION } from '../support/synth';
+import { synthesizeStack, TEST_ACCOUNT, TEST_PARTITION, TEST_REGION } from '../../sim/workflow/synth';
 
 const GROUPS = ['asg-a', 'asg-b'];
 const NAMESPACE = 'DrainMetrics';

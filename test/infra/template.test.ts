@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { synthesizeStack, synthesizeWorkflow, TEST_ACCOUNT, TEST_REGION } from '../support/synth';
+import { synthesizeStack, synthesizeWorkflow, TEST_ACCOUNT, TEST_REGION } from '../../sim/workflow/synth';
 
 const asgArn = (name: string) => ({
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:autoscaling:${TEST_REGION}:${TEST_ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`]],

@@ -1,5 +1,5 @@
 import { StateMachine } from 'aws-local-stepfunctions';
-import { AslState, synthesizeWorkflow } from '../support/synth';
+import { AslState, synthesizeWorkflow } from '../../sim/workflow/synth';
 
 const { definition, functionArns, stateMachineArn } = synthesizeWorkflow();
 const states = definition.States;

@@ -1,4 +1,4 @@
-import { createWorld, type World } from './scenario';
+import { createWorld, type World } from '../../sim/workflow/scenario';
 
 const NODE = 'ip-10-0-0-1.ec2.internal';
 

@@ -1,4 +1,4 @@
-import { createWorld, type World } from './scenario';
+import { createWorld, type World } from '../../sim/workflow/scenario';
 
 describe('workflow: a quick drain', () => {
   let world: World;

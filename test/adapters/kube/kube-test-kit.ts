@@ -1,7 +1,7 @@
 /** A fake cluster on a virtual clock and a KubeClient pointed at it over HTTPS. */
 import { KubeClient } from '../../../lambda/adapters/kube-client';
-import { FakeKubeServer } from '../../fakes/fake-kube-server';
-import { VirtualClock } from '../../fakes/virtual-clock';
+import { FakeKubeServer } from '../../../sim/kube/server';
+import { VirtualClock } from '../../../sim/virtual-clock';
 
 export const NODE = 'ip-10-0-0-1.ec2.internal';
 export const SPARE = 'ip-10-0-0-2.ec2.internal';

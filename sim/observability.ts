@@ -7,7 +7,7 @@ import { Console } from 'node:console';
 import { Writable } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DEFAULT_METRICS_NAMESPACE, SERVICE_NAME, type Observability } from '../../lambda/handlers/observability';
+import { DEFAULT_METRICS_NAMESPACE, SERVICE_NAME, type Observability } from '../lambda/handlers/observability';
 
 export type JsonLine = Record<string, unknown>;
 

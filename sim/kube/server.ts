@@ -4,17 +4,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './fake-kube-cluster';
-import { discoveryDocument } from './fake-kube-discovery';
-import { FaultInjector } from './fake-kube-faults';
-import { KubeError, KubeObject, statusObject } from './fake-kube-objects';
-import { PatchError, patchContentTypes } from './fake-kube-patch';
-import { parseFieldSelector, parseLabelSelector, Predicate, SelectorError } from './fake-kube-selectors';
-import { toTable, wantsTable } from './fake-kube-tables';
+import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
+import { discoveryDocument } from './discovery';
+import { FaultInjector } from './faults';
+import { KubeError, KubeObject, statusObject } from './objects';
+import { PatchError, patchContentTypes } from './patch';
+import { parseFieldSelector, parseLabelSelector, Predicate, SelectorError } from './selectors';
+import { toTable, wantsTable } from './tables';
 import { testPki } from './pki';
-import { RealSimClock, SimClock } from './virtual-clock';
+import { RealSimClock, SimClock } from '../virtual-clock';
 
-export type { FaultSpec } from './fake-kube-faults';
+export type { FaultSpec } from './faults';
 
 export interface FakeKubeServerOptions {
   /** @default new RealSimClock() */

@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type Io } from './cli';
+import { main, type Io } from '../../../sim/rehearsal/cli';
 
-const ROOT = join(__dirname, '../..');
+const ROOT = join(__dirname, '../../..');
 
 function capture(): Io & { stdout: string[]; stderr: string } {
   const io = { stdout: [] as string[], stderr: '', isTTY: false, out: (l: string) => void io.stdout.push(l), err: (t: string) => void (io.stderr += t) };

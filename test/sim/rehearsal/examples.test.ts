@@ -3,10 +3,10 @@
  * Virtual time: an hour of drain takes seconds, nothing sleeps for real.
  */
 import { join } from 'node:path';
-import { rehearse, type RehearsalResult } from './rehearse';
-import { loadScenario } from './scenario-file';
+import { rehearse, type RehearsalResult } from '../../../sim/rehearsal/rehearse';
+import { loadScenario } from '../../../sim/rehearsal/scenario-file';
 
-const example = (name: string) => loadScenario(join(__dirname, '../../examples', `${name}.yaml`));
+const example = (name: string) => loadScenario(join(__dirname, '../../../examples', `${name}.yaml`));
 const minutes = (ms: number) => ms / 60_000;
 
 describe('rehearsal of the examples', () => {

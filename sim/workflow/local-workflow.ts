@@ -47,10 +47,10 @@ import { makeDrainStep } from '../../lambda/handlers/drain-step';
 import { makeHeartbeat } from '../../lambda/handlers/heartbeat';
 import { makePrepare } from '../../lambda/handlers/prepare';
 import { makeStartDrain, type StartDrainResult } from '../../lambda/handlers/start-drain';
-import { captureObservability, type CapturedObservability } from '../fakes/captured-observability';
-import type { FakeKubeServer } from '../fakes/fake-kube-server';
-import type { VirtualClock } from '../fakes/virtual-clock';
-import { synthesizeWorkflow, type AslDefinition, type AslState, type SynthesizedWorkflow } from '../support/synth';
+import { captureObservability, type CapturedObservability } from '../observability';
+import type { FakeKubeServer } from '../kube/server';
+import type { VirtualClock } from '../virtual-clock';
+import { synthesizeWorkflow, type AslDefinition, type AslState, type SynthesizedWorkflow } from './synth';
 
 type Handler = (input: never, context: Context) => Promise<unknown>;
 

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { SimClock } from './virtual-clock';
+import type { SimClock } from '../virtual-clock';
 
 export interface HookSpec {
   autoScalingGroupName: string;

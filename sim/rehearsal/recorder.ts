@@ -6,9 +6,9 @@
  * (for Lambda durations). Everything is stamped with the virtual clock, never
  * with the log line's own (wall-clock) timestamp.
  */
-import type { ChangeEvent } from '../fakes/fake-kube-cluster';
-import type { KubeObject } from '../fakes/fake-kube-objects';
-import type { JsonLine } from '../fakes/captured-observability';
+import type { ChangeEvent } from '../kube/cluster';
+import type { KubeObject } from '../kube/objects';
+import type { JsonLine } from '../observability';
 import type { ExecutionRecord } from '../workflow/local-workflow';
 import { durationLabel, type Marker, type PodLife, type PodOwner, type TimelineEvent, type TimelineKind } from './timeline';
 

@@ -1,8 +1,8 @@
 import {
   ApiException, CoreV1Api, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions, V1Pod, Watch,
 } from '@kubernetes/client-node';
-import { FakeKubeServer } from './fake-kube-server';
-import { VirtualClock } from './virtual-clock';
+import { FakeKubeServer } from '../../../sim/kube/server';
+import { VirtualClock } from '../../../sim/virtual-clock';
 
 /** Clients of the real library, configured as the product's adapter would be. */
 function clientsFor(server: FakeKubeServer, token = server.token) {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeKubeServer } from './fake-kube-server';
+import { FakeKubeServer } from '../../../sim/kube/server';
 
 /**
  * The reference behaviour: the real `kubectl drain` against the fake server,

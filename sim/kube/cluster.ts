@@ -1,9 +1,9 @@
 import {
   builtinPriorities, controllerOf, Ids, isHealthy, isMirrorPod, isReady, isTerminating, keyOf,
   KubeError, KubeObject, OwnerReference, rfc3339,
-} from './fake-kube-objects';
-import { matchesStructured, StructuredSelector } from './fake-kube-selectors';
-import { SimClock } from './virtual-clock';
+} from './objects';
+import { matchesStructured, StructuredSelector } from './selectors';
+import { SimClock } from '../virtual-clock';
 
 /** The resources a client can watch. */
 export type WatchedResource = 'pods' | 'poddisruptionbudgets' | 'nodes';

@@ -5,11 +5,11 @@
  * failures and the summary figures. The CLI (cli.ts) prints them; the report
  * (report-html.ts) draws them.
  */
-import '../setup'; // Promise.withResolvers for aws-local-stepfunctions on Node 20
-import type { SimulatedAction } from '../fakes/fake-auto-scaling';
+import '../../test/setup'; // Promise.withResolvers for aws-local-stepfunctions on Node 20
+import type { SimulatedAction } from '../aws/auto-scaling';
 import type { World } from '../workflow/scenario';
 import { judge } from './outcome';
-import { captureObservability } from '../fakes/captured-observability';
+import { captureObservability } from '../observability';
 import { Recorder, type PreparedDrain } from './recorder';
 import type { Scenario } from './scenario-file';
 import { summarize, type ActionOutcome, type ExecutionFacts, type RunFacts, type Summary } from './summary';

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadScenario, parseScenario, ScenarioError } from './scenario-file';
+import { loadScenario, parseScenario, ScenarioError } from '../../../sim/rehearsal/scenario-file';
 
-const EXAMPLES = join(__dirname, '../../examples');
+const EXAMPLES = join(__dirname, '../../../examples');
 
 const minimal = `
 nodes:

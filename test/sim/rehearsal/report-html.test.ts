@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { renderReport } from './report-html';
-import { rehearse, type RehearsalResult } from './rehearse';
-import { loadScenario } from './scenario-file';
+import { renderReport } from '../../../sim/rehearsal/report-html';
+import { rehearse, type RehearsalResult } from '../../../sim/rehearsal/rehearse';
+import { loadScenario } from '../../../sim/rehearsal/scenario-file';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -23,7 +23,7 @@ describe('the HTML report', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: the report test needs Debian's chromium (apt-get install chromium)`);
     }
-    result = await rehearse(loadScenario(join(__dirname, '../../examples/short-hook.yaml')));
+    result = await rehearse(loadScenario(join(__dirname, '../../../examples/short-hook.yaml')));
     html = renderReport(result);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });

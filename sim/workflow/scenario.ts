@@ -3,9 +3,9 @@
  * clock, the fake Kubernetes API server, an Auto Scaling group with a hook,
  * and the local workflow running the synthesized state machine.
  */
-import { FakeAutoScaling } from '../fakes/fake-auto-scaling';
-import { FakeKubeServer } from '../fakes/fake-kube-server';
-import { VirtualClock } from '../fakes/virtual-clock';
+import { FakeAutoScaling } from '../aws/auto-scaling';
+import { FakeKubeServer } from '../kube/server';
+import { VirtualClock } from '../virtual-clock';
 import { LocalWorkflow, type LocalWorkflowOptions } from './local-workflow';
 
 export const ASG = 'test-asg';

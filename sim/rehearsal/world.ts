@@ -3,7 +3,7 @@
  * scenario's drain props, the Auto Scaling hook, the nodes and the workloads
  * on the fake Kubernetes API server.
  */
-import type { FakeKubeServer } from '../fakes/fake-kube-server';
+import type { FakeKubeServer } from '../kube/server';
 import type { LocalWorkflowOptions } from '../workflow/local-workflow';
 import { createWorld, type World } from '../workflow/scenario';
 import type { Scenario } from './scenario-file';

@@ -1,4 +1,4 @@
-import { isTerminating, KubeObject } from './fake-kube-objects';
+import { isTerminating, KubeObject } from './objects';
 
 /**
  * Server-side printing: `kubectl get` asks for `as=Table` and prints the rows

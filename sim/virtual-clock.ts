@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '../../lambda/core/clock';
+import { Clock, systemClock } from '../lambda/core/clock';
 
 /** A clock that can also run a callback at a given moment: what the fake API server needs. */
 export interface SimClock extends Clock {
