@@ -24,6 +24,7 @@ import {
   toPodView,
   type KubeClient,
 } from './kube-client';
+import { BudgetShare, DRAINING_NODES_SELECTOR } from './kube-pdb-share';
 
 export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'retry-later';
 
@@ -60,6 +61,12 @@ export interface DrainRoundOptions {
   watch?: 'eager' | 'imminent';
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
+  /**
+   * Take turns with the other drains on shared PDB budgets (lambda/core/pdb-share.ts):
+   * `since` is when this drain's lifecycle action started (ms epoch), its place in
+   * the queue. Absent: this round uses whole budgets, as if alone.
+   */
+  share?: { since: number };
   onEvent?: (event: DrainEvent) => void;
 }
 
@@ -99,9 +106,13 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** Pods refused by a PDB: not asked again until a PDB changes (the plan lets unready pods skip budgets). */
   const refused = new Set<string>();
 
+  const share = options.share ? new BudgetShare(kube, options.nodeName, options.share.since) : undefined;
+
   /**
-   * One LIST of the node's pods; the cluster's PDBs only matter (and are
-   * LISTed) while some pod is still to be evicted.
+   * One LIST of the node's pods. PDBs only matter (and are LISTed) while some
+   * pod is still to be evicted, and only in the namespaces of those pods: a
+   * PDB selects pods of its own namespace only, and a cluster-wide LIST per
+   * drain per round would not scale to hundreds of drains.
    */
   const list = async () => {
     const podList = await kube.call('list pods', ({ core }, requestOptions) =>
@@ -111,15 +122,29 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     pdbs.clear();
     for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
     const now = clock.now();
-    if (![...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
-      return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: undefined };
+    const namespaces = [...new Set([...pods.values()].filter((p) => classifyPod(p, now).action === 'evict').map((p) => p.namespace))].sort();
+    const pdbsVersions = new Map<string, string | undefined>();
+    for (const namespace of namespaces) {
+      const pdbList = await kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
+        policy.listNamespacedPodDisruptionBudget({ namespace }, requestOptions),
+      );
+      for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
+      pdbsVersions.set(namespace, pdbList.metadata?.resourceVersion);
     }
-    const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
-      policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
-    );
-    for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
-    return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: pdbList.metadata?.resourceVersion };
+    // Shared budgets: announce our demand first, then read the others', so that
+    // of two drains starting together at least one sees the other.
+    if (share && pdbs.size > 0) await announce();
+    const nodesVersion = share && pdbs.size > 0 ? await share.load() : undefined;
+    return { podsVersion: podList.metadata?.resourceVersion, pdbsVersions, nodesVersion };
   };
+
+  /** Our pods that need a unit of some PDB's budget, announced to the other drains (see kube-pdb-share.ts). */
+  const announce = async (opts: { onlyIfShared?: boolean } = {}) => {
+    if (!share) return;
+    await share.announce(demandOf(pods, pdbs, holdOff, clock.now()), latestEnd, clock.now(), opts);
+  };
+  /** The PDB views this round plans with: our portion of each shared budget. */
+  const budgets = () => (share ? share.apply(pdbs.values(), clock.now()) : [...pdbs.values()]);
 
   const evictOne = async (pod: PodView): Promise<void> => {
     const key = keyOf(pod);
@@ -163,17 +188,18 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
   let versions = await list();
-  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
+  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear(), share);
   try {
     for (;;) {
       const skip = new Set([...holdOff, ...refused]);
-      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
+      const plan = planEvictions([...pods.values()], budgets(), clock.now(), { alreadyRequested: skip });
       for (const { pod, pdb } of plan.blocked) {
         if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      const status = currentStatus(pods, pdbs, misconfigured, clock.now());
+      if (versions.nodesVersion !== undefined) await announce({ onlyIfShared: true });
+      const status = currentStatus(pods, budgets(), misconfigured, clock.now());
       const now = clock.now();
       const until = roundEnd(options, status.earliestExpectedEnd);
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
@@ -184,8 +210,9 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
-      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
-      const changed = await watcher.nextChange(until);
+      if (!watcher.started) await watcher.start(versions, emit, latestEnd);
+      // A drain ahead of us whose round ends gives up its portion without a watch event: look again then.
+      const changed = await watcher.nextChange(Math.min(until, share?.nextLapse(now) ?? Infinity));
       if (changed === 'watch-ended') {
         // The server closed a watch (timeout, too old resourceVersion): read again.
         watchRestarts++;
@@ -193,7 +220,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         if (watchRestarts > MAX_WATCH_RESTARTS) continue;
         versions = await list();
         refused.clear();
-        await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
+        await watcher.start(versions, emit, latestEnd);
       }
     }
   } finally {
@@ -212,19 +239,36 @@ function roundEnd(options: DrainRoundOptions, earliestExpectedEnd: number | unde
 
 function currentStatus(
   pods: Map<string, PodView>,
-  pdbs: Map<string, PdbView>,
+  pdbs: PdbView[],
   misconfigured: Map<string, string>,
   now: number,
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
-  const plan = planEvictions(all, [...pdbs.values()], now);
+  const plan = planEvictions(all, pdbs, now);
   const status = summarizeNode(all, plan, now);
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
     if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
   }
   return status;
+}
+
+/**
+ * Pods the plan would send if budgets were unlimited that need a unit of a
+ * PDB's budget (Running, Ready, under exactly one PDB), counted per PDB: what
+ * this drain announces to the others.
+ */
+function demandOf(pods: Map<string, PodView>, pdbs: Map<string, PdbView>, holdOff: ReadonlySet<string>, now: number): Record<string, number> {
+  const unlimited = [...pdbs.values()].map((b) => ({ ...b, disruptionsAllowed: Number.MAX_SAFE_INTEGER }));
+  const plan = planEvictions([...pods.values()], unlimited, now, { alreadyRequested: holdOff });
+  const demand: Record<string, number> = {};
+  for (const pod of plan.evictNow) {
+    if (pod.phase === 'Pending' || !pod.ready) continue;
+    const selecting = pdbsSelecting(pod, pdbs);
+    if (selecting.length === 1) demand[keyOf(selecting[0])] = (demand[keyOf(selecting[0])] ?? 0) + 1;
+  }
+  return demand;
 }
 
 /** PDBs in the pod's namespace whose selector matches it. */
@@ -362,8 +406,9 @@ async function inParallel<T>(items: T[], limit: number, worker: (item: T) => Pro
 }
 
 /**
- * Watches the node's pods and all PDBs, keeping the maps current, and wakes
- * the round on every change. Both watches start from the LIST's
+ * Watches the node's pods, the PDBs of the namespaces listed, and (when
+ * sharing budgets) the draining nodes, keeping the maps current, and wakes
+ * the round on every change. Every watch starts from its LIST's
  * resourceVersion, so nothing between the LIST and the watch is missed.
  */
 class NodeWatcher {
@@ -378,9 +423,15 @@ class NodeWatcher {
     private readonly pods: Map<string, PodView>,
     private readonly pdbs: Map<string, PdbView>,
     private readonly onPdbChange: () => void,
+    private readonly share?: BudgetShare,
   ) {}
 
-  async start(podsVersion: string | undefined, pdbsVersion: string | undefined, emit: (e: DrainEvent) => void, until: number) {
+  async start(
+    versions: { podsVersion?: string; pdbsVersions: Map<string, string | undefined>; nodesVersion?: string },
+    emit: (e: DrainEvent) => void,
+    until: number,
+  ) {
+    const { podsVersion } = versions;
     this.started = true;
     this.pending = undefined;
     const { config } = await this.kube.connect();
@@ -410,18 +461,36 @@ class NodeWatcher {
         ended,
       ),
     );
-    if (pdbsVersion === undefined) return; // no pod left to evict: PDBs cannot matter this round
+    // One watch per namespace listed (none once no pod is left to evict: PDBs cannot matter then).
+    for (const [namespace, pdbsVersion] of versions.pdbsVersions) {
+      this.controllers.push(
+        await watch.watch(
+          `/apis/policy/v1/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`,
+          { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
+          (type, obj: k8s.V1PodDisruptionBudget) => {
+            if (type === 'BOOKMARK') return;
+            if (type === 'ERROR') return this.signal('watch-ended');
+            const view = toPdbView(obj);
+            if (type === 'DELETED') this.pdbs.delete(keyOf(view));
+            else this.pdbs.set(keyOf(view), view);
+            this.onPdbChange();
+            this.signal('changed');
+          },
+          ended,
+        ),
+      );
+    }
+    const share = this.share;
+    if (!share || versions.nodesVersion === undefined) return;
+    // The other drains' demands change as they evict: our portion with them.
     this.controllers.push(
       await watch.watch(
-        '/apis/policy/v1/poddisruptionbudgets',
-        { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
-        (type, obj: k8s.V1PodDisruptionBudget) => {
+        '/api/v1/nodes',
+        { fieldSelector: DRAINING_NODES_SELECTOR, resourceVersion: versions.nodesVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1Node) => {
           if (type === 'BOOKMARK') return;
           if (type === 'ERROR') return this.signal('watch-ended');
-          const view = toPdbView(obj);
-          if (type === 'DELETED') this.pdbs.delete(keyOf(view));
-          else this.pdbs.set(keyOf(view), view);
-          this.onPdbChange();
+          share.observe(type, obj);
           this.signal('changed');
         },
         ended,

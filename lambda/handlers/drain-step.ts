@@ -58,6 +58,8 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
       watchUntil,
       watchLimit,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
+      // Take turns with other drains on shared PDB budgets, first come first served.
+      share: { since: Date.parse(state.action.startedAt) },
       onEvent: (event) => logEvent(deps, event),
     });
     summary = toSummary(round.status);

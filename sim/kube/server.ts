@@ -172,6 +172,12 @@ export class FakeKubeServer {
   }
 
   node(name: string): KubeObject { return this.cluster.getNode(name); }
+  /** Sets annotations on a node as a client's merge patch would (a test's stand-in for another writer). */
+  patchNodeAnnotations(name: string, annotations: Record<string, string>): KubeObject {
+    const node = this.cluster.getNode(name);
+    node.metadata.annotations = { ...(node.metadata.annotations ?? {}), ...annotations };
+    return this.cluster.replaceNode(name, node);
+  }
   /** Follows every change of the cluster (what watches see); returns the unsubscribe function. */
   onChange(listener: Parameters<FakeCluster['subscribe']>[0]): () => void { return this.cluster.subscribe(listener); }
   pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }

@@ -123,6 +123,7 @@ describe('lib/kubernetes/rbac.yaml', () => {
       'core/nodes:get',
       'core/nodes:list',
       'core/nodes:patch',
+      'core/nodes:watch',
       'core/pods/eviction:create',
       'core/pods:delete',
       'core/pods:get',

@@ -1,5 +1,7 @@
 import { drainRound, forceDeletePods } from '../../../lambda/adapters/kube-drain';
 import { KubeApiError } from '../../../lambda/adapters/kube-client';
+import { cordonNode } from '../../../lambda/adapters/kube-nodes';
+import { DEMAND_ANNOTATION } from '../../../lambda/core/pdb-share';
 import { NODE, SPARE, names, startKit, type Kit } from './kube-test-kit';
 
 const evictions = (kit: Kit, status?: number) =>
@@ -147,7 +149,7 @@ describe('drainRound', () => {
     expect(kit.server.countRequests({ verb: 'list' })).toBeLessThanOrEqual(2 * 4);
   });
 
-  test('a node with 110 pods: one LIST, 100 evictions with bounded concurrency, the rest left alone', async () => {
+  test('a node with 110 pods: one LIST of pods, PDBs listed per namespace, 100 evictions with bounded concurrency, the rest left alone', async () => {
     // Arrange
     for (let i = 0; i < 10; i++) kit.server.addDeployment({ namespace: `team-${i}`, name: 'svc', replicas: 10, nodeName: NODE });
     kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
@@ -157,7 +159,10 @@ describe('drainRound', () => {
     // Assert
     expect(round.evicted).toBe(100);
     expect(evictions(kit)).toBe(100);
-    expect(kit.server.countRequests({ verb: 'list' })).toBe(2);
+    expect(kit.server.countRequests({ verb: 'list', path: '/api/v1/pods' })).toBe(1);
+    // Scoped to the namespaces of the evictable pods: never the whole cluster's PDBs.
+    expect(kit.server.countRequests({ verb: 'list', path: /^\/apis\/policy\/v1\/namespaces\/team-\d\/poddisruptionbudgets$/ })).toBe(10);
+    expect(kit.server.countRequests({ path: '/apis/policy/v1/poddisruptionbudgets' })).toBe(0);
     expect(round.status.leftAlone).toHaveLength(10);
   });
 
@@ -228,5 +233,58 @@ describe('forceDeletePods', () => {
     await kit.clock.advanceBy(561_000);
     expect(names(kit.server).some((n) => n.startsWith('batch/report'))).toBe(false);
     expect(names(kit.server)).toHaveLength(2);
+  });
+});
+
+describe('drainRound sharing PDB budgets with other drains', () => {
+  let kit: Kit;
+  beforeEach(async () => (kit = await startKit()));
+  afterEach(() => kit.server.stop());
+
+  test('two drains behind one PDB take turns, first come first served: no 429', async () => {
+    // Arrange: 8 replicas over two draining nodes, at most 2 down at once; a third node takes the replacements
+    const other = 'ip-10-0-0-3.ec2.internal';
+    kit.server.addNode({ name: other, instanceId: 'i-0ccccccccccccccc3' });
+    kit.server.addNode({ name: 'ip-10-0-0-4.ec2.internal', instanceId: 'i-0ddddddddddddddd4' });
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 8, nodes: [NODE, other], labels: { app: 'web' }, shutdownSeconds: 1, readyAfterSeconds: 3 });
+    kit.server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 2 });
+    await cordonNode(kit.kube, NODE, 'a');
+    await cordonNode(kit.kube, other, 'b');
+    const start = kit.clock.now();
+    const gone: Record<string, number> = {};
+    const round = (nodeName: string, since: number) =>
+      drainRound(kit.kube, { nodeName, watchUntil: start + 60_000, share: { since } }).then((r) => {
+        gone[nodeName] = kit.clock.now();
+        return r;
+      });
+    // Act: the drain of `other` started later
+    const [first, second] = await Promise.all([round(NODE, start - 2_000), round(other, start - 1_000)]);
+    // Assert
+    expect(first.status.drained && second.status.drained).toBe(true);
+    expect(first.pdbRefusals + second.pdbRefusals).toBe(0);
+    expect(evictions(kit, 429)).toBe(0);
+    expect(evictions(kit)).toBe(8);
+    expect(gone[NODE]).toBeLessThan(gone[other]);
+    // Both announced their demand on their own node, and only there.
+    expect(kit.server.node(NODE).metadata.annotations?.[DEMAND_ANNOTATION]).toBeDefined();
+    expect(kit.server.countRequests({ verb: 'watch', path: '/api/v1/nodes' })).toBe(2);
+  });
+
+  test('a drain that stopped announcing (asleep or dead) holds no share', async () => {
+    // Arrange: the other node announced a demand whose round ended a minute ago
+    const other = 'ip-10-0-0-3.ec2.internal';
+    kit.server.addNode({ name: other, instanceId: 'i-0ccccccccccccccc3' });
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 4, nodes: [NODE, other], labels: { app: 'web' }, shutdownSeconds: 1, readyAfterSeconds: 3 });
+    kit.server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+    await cordonNode(kit.kube, NODE, 'a');
+    await cordonNode(kit.kube, other, 'b');
+    const start = kit.clock.now();
+    const stale = { since: start - 600_000, awakeUntil: start - 60_000, pdbs: { 'shop/web': 2 } };
+    kit.server.patchNodeAnnotations(other, { [DEMAND_ANNOTATION]: JSON.stringify(stale) });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start + 60_000, share: { since: start } });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(kit.clock.now() - start).toBeLessThan(20_000);
   });
 });
