@@ -95,6 +95,14 @@ export class FakeCluster {
   private readonly ids = new Ids();
   private readonly nodes = new Map<string, KubeObject>();
   private readonly pods = new Map<string, KubeObject>();
+  /**
+   * Pod keys by spec.nodeName ('' while unscheduled) and by namespace, and by
+   * uid: the indexes the API server's watch cache and the controllers keep,
+   * so a cluster of 10,000 pods answers as fast as a small one.
+   */
+  private readonly podsOnNode = new Map<string, Set<string>>();
+  private readonly podsInNamespace = new Map<string, Set<string>>();
+  private readonly podKeyOfUid = new Map<string, string>();
   private readonly podBehaviour = new Map<string, PodBehaviour>();
   private readonly pdbs = new Map<string, KubeObject>();
   private readonly namespaces = new Map<string, KubeObject>();
@@ -133,7 +141,41 @@ export class FakeCluster {
   }
 
   listPods(namespace?: string): KubeObject[] {
-    return [...this.pods.values()].filter((p) => !namespace || p.metadata.namespace === namespace).map(clone);
+    return this.rawPods({ namespace }).map(clone);
+  }
+
+  /**
+   * The stored pods (not copies: the caller must not keep or change them) on
+   * a node and/or in a namespace, from the indexes. For the server, which
+   * serializes them at once.
+   */
+  rawPods(where: { namespace?: string; nodeName?: string } = {}): KubeObject[] {
+    const keys = where.nodeName !== undefined ? this.podsOnNode.get(where.nodeName)
+      : where.namespace !== undefined ? this.podsInNamespace.get(where.namespace) : undefined;
+    if (where.nodeName === undefined && where.namespace === undefined) return [...this.pods.values()];
+    const pods = [...(keys ?? [])].map((k) => this.pods.get(k)!);
+    return where.nodeName !== undefined && where.namespace !== undefined ? pods.filter((p) => p.metadata.namespace === where.namespace) : pods;
+  }
+
+  /** The stored nodes and PDBs (not copies), for the server. */
+  rawNodes(): KubeObject[] {
+    return [...this.nodes.values()];
+  }
+
+  rawPdbs(namespace?: string): KubeObject[] {
+    return [...this.pdbs.values()].filter((p) => !namespace || p.metadata.namespace === namespace);
+  }
+
+  /** The first event after `resourceVersion` in the history (binary search: it is in order). */
+  historySince(resourceVersion: number): ChangeEvent[] {
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.history[mid].resourceVersion <= resourceVersion) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.history.slice(lo);
   }
 
   getPod(namespace: string, name: string): KubeObject {
@@ -374,7 +416,7 @@ export class FakeCluster {
       this.terminate(pod, grace);
       return;
     }
-    const pdbs = [...this.pdbs.values()].filter((p) => p.metadata.namespace === namespace && matchesStructured(p.spec.selector, pod.metadata.labels ?? {}));
+    const pdbs = this.rawPdbs(namespace).filter((p) => matchesStructured(p.spec.selector, pod.metadata.labels ?? {}));
     if (pdbs.length > 1) {
       throw new KubeError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     }
@@ -414,14 +456,16 @@ export class FakeCluster {
   }
 
   private removePodIfPresent(uid: string): void {
-    const pod = [...this.pods.values()].find((p) => p.metadata.uid === uid);
-    if (pod) this.removePod(pod);
+    const key = this.podKeyOfUid.get(uid);
+    const pod = key === undefined ? undefined : this.pods.get(key);
+    if (pod && pod.metadata.uid === uid) this.removePod(pod);
   }
 
   private removePod(pod: KubeObject): KubeObject {
     const behaviour = this.podBehaviour.get(pod.metadata.uid);
     behaviour?.cancelTimers.splice(0).forEach((cancel) => cancel());
     this.pods.delete(keyOf(pod));
+    this.indexPod(pod, undefined);
     this.podBehaviour.delete(pod.metadata.uid);
     this.recordChange('pods', 'DELETED', pod);
     this.replaceIfOwned(pod, behaviour);
@@ -451,12 +495,12 @@ export class FakeCluster {
     const candidates = [...this.nodes.values()].filter((n) => !n.spec.unschedulable).map((n) => n.metadata.name);
     const preferred = candidates.filter((n) => n !== avoid);
     const pool = preferred.length > 0 ? preferred : candidates;
-    const load = (node: string) => [...this.pods.values()].filter((p) => p.spec.nodeName === node).length;
+    const load = (node: string) => this.podsOnNode.get(node)?.size ?? 0;
     return pool.sort((a, b) => load(a) - load(b))[0];
   }
 
   private schedulePendingPods(): void {
-    for (const pod of [...this.pods.values()]) {
+    for (const pod of this.rawPods({ nodeName: '' })) {
       if (pod.spec.nodeName || isTerminating(pod)) continue;
       const nodeName = this.pickNode();
       if (!nodeName) return;
@@ -495,9 +539,13 @@ export class FakeCluster {
     }));
   }
 
-  /** Recomputes every PDB's status as the disruption controller would, announcing the changed ones. */
-  private refreshPdbs(): void {
-    for (const pdb of this.pdbs.values()) {
+  /**
+   * Recomputes the PDBs' status as the disruption controller would, announcing
+   * the changed ones: those of `namespace` after a pod of it changed (a PDB
+   * selects pods of its own namespace only), all of them otherwise.
+   */
+  private refreshPdbs(namespace?: string): void {
+    for (const pdb of this.rawPdbs(namespace)) {
       const status = this.pdbStatus(pdb);
       if (JSON.stringify(status) === JSON.stringify(pdb.status)) continue;
       this.commit('poddisruptionbudgets', 'MODIFIED', this.pdbs, { ...clone(pdb), status }, pdb);
@@ -505,7 +553,7 @@ export class FakeCluster {
   }
 
   private pdbStatus(pdb: KubeObject) {
-    const pods = [...this.pods.values()].filter((p) => p.metadata.namespace === pdb.metadata.namespace && matchesStructured(pdb.spec.selector, p.metadata.labels ?? {}));
+    const pods = this.rawPods({ namespace: pdb.metadata.namespace }).filter((p) => matchesStructured(pdb.spec.selector, p.metadata.labels ?? {}));
     const { minAvailable, maxUnavailable } = pdb.spec;
     // As getExpectedPodCount: an integer minAvailable counts the pods, anything else the controllers' scale.
     const expectedPods = typeof minAvailable === 'number' ? pods.length : this.expectedScale(pods);
@@ -551,9 +599,28 @@ export class FakeCluster {
 
   private commit(resource: WatchedResource, type: ChangeEvent['type'], store: Map<string, KubeObject>, object: KubeObject, previous?: KubeObject): void {
     object.metadata.resourceVersion = String(++this.resourceVersion);
+    const before = store.get(keyOf(object));
     store.set(keyOf(object), object);
+    if (resource === 'pods') this.indexPod(before, object);
     this.publish({ resourceVersion: this.resourceVersion, resource, type, object: clone(object), previous: previous && clone(previous) });
-    if (resource === 'pods') this.refreshPdbs();
+    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace);
+  }
+
+  /** Keeps the pod indexes in step with the store: `before` leaves, `after` enters. */
+  private indexPod(before: KubeObject | undefined, after: KubeObject | undefined): void {
+    const move = (index: Map<string, Set<string>>, from: string | undefined, to: string | undefined, key: string) => {
+      if (from === to) return;
+      if (from !== undefined) index.get(from)?.delete(key);
+      if (to !== undefined) {
+        if (!index.has(to)) index.set(to, new Set());
+        index.get(to)!.add(key);
+      }
+    };
+    const key = keyOf((after ?? before)!);
+    move(this.podsOnNode, before && (before.spec.nodeName ?? ''), after && (after.spec.nodeName ?? ''), key);
+    move(this.podsInNamespace, before?.metadata.namespace, after?.metadata.namespace, key);
+    if (before) this.podKeyOfUid.delete(before.metadata.uid);
+    if (after) this.podKeyOfUid.set(after.metadata.uid, key);
   }
 
   /** A deletion: the final object carries a new resourceVersion, as on the real server. */
@@ -561,7 +628,7 @@ export class FakeCluster {
     const final = clone(object);
     final.metadata.resourceVersion = String(++this.resourceVersion);
     this.publish({ resourceVersion: this.resourceVersion, resource, type, object: final });
-    if (resource === 'pods') this.refreshPdbs();
+    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace);
   }
 
   private publish(event: ChangeEvent): void {

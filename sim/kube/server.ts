@@ -314,18 +314,19 @@ export class FakeKubeServer {
         if (!doc) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
         return doc;
       }),
-      get(re('/api/v1/nodes'), (req, _p, res, log) => this.collection(req, res, log, 'nodes', 'NodeList', 'v1', c.listNodes(), nodeFields), listOrWatch),
+      get(re('/api/v1/nodes'), (req, _p, res, log) => this.collection(req, res, log, 'nodes', 'NodeList', 'v1', c.rawNodes(), nodeFields), listOrWatch),
       get(re(`/api/v1/nodes${name}`), (_r, p) => c.getNode(p.name)),
       { method: 'PATCH', pattern: re(`/api/v1/nodes${name}`), verb: () => 'patch', handle: (req, p) => this.patchNode(req, p.name) },
       get(re('/api/v1/namespaces'), (req, _p, res, log) => this.collection(req, res, log, undefined, 'NamespaceList', 'v1', c.listNamespaces(), namespacedFields), listOrWatch),
       get(re(`/api/v1${ns}`), (_r, p) => c.getNamespace(p.ns)),
-      get(re('/api/v1/pods'), (req, _p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.listPods(), podFields), listOrWatch),
-      get(re(`/api/v1${ns}/pods`), (req, p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.listPods(p.ns), podFields, p.ns), listOrWatch),
+      // The pods of one node come from the node index, as the API server's watch cache indexes spec.nodeName.
+      get(re('/api/v1/pods'), (req, _p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.rawPods({ nodeName: nodeNameSelected(req) }), podFields), listOrWatch),
+      get(re(`/api/v1${ns}/pods`), (req, p, res, log) => this.collection(req, res, log, 'pods', 'PodList', 'v1', c.rawPods({ namespace: p.ns, nodeName: nodeNameSelected(req) }), podFields, p.ns), listOrWatch),
       get(re(`/api/v1${ns}/pods${name}`), (_r, p) => c.getPod(p.ns, p.name)),
       { method: 'DELETE', pattern: re(`/api/v1${ns}/pods${name}`), verb: () => 'delete', handle: (req, p) => c.deletePod(p.ns, p.name, deleteOptions(req.query, parseJson(req.body))) },
       { method: 'POST', pattern: re(`/api/v1${ns}/pods${name}/eviction`), verb: () => 'create', handle: (req, p, res, log) => this.evict(req, p, res, log) },
-      get(re('/apis/policy/v1/poddisruptionbudgets'), (req, _p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.listPdbs(), namespacedFields), listOrWatch),
-      get(re(`/apis/policy/v1${ns}/poddisruptionbudgets`), (req, p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.listPdbs(p.ns), namespacedFields, p.ns), listOrWatch),
+      get(re('/apis/policy/v1/poddisruptionbudgets'), (req, _p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.rawPdbs(), namespacedFields), listOrWatch),
+      get(re(`/apis/policy/v1${ns}/poddisruptionbudgets`), (req, p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.rawPdbs(p.ns), namespacedFields, p.ns), listOrWatch),
       get(re(`/apis/policy/v1${ns}/poddisruptionbudgets${name}`), (_r, p) => c.getPdb(p.ns, p.name)),
       ...this.workloadRoutes(),
     ];
@@ -368,7 +369,7 @@ export class FakeKubeServer {
     return undefined;
   }
 
-  /** A LIST (JSON or Table) or, with ?watch, a stream of changes. */
+  /** A LIST (JSON or Table) or, with ?watch, a stream of changes. `objects` may be the stored ones: they are serialized at once, never kept. */
   private collection(req: Request, res: ServerResponse, log: RequestRecord, resource: WatchedResource | undefined, listKind: string, apiVersion: string, objects: KubeObject[], fields: Record<string, (o: any) => string>, namespace?: string): unknown {
     const byLabels = parseLabelSelector(req.query.get('labelSelector') ?? undefined);
     const byFields = parseFieldSelector(req.query.get('fieldSelector') ?? undefined, fields);
@@ -396,18 +397,18 @@ export class FakeKubeServer {
     log.status = 200;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const write = (type: string, object: KubeObject) => {
+    const write = (type: string, object: KubeObject, line = `${JSON.stringify({ type, object })}\n`) => {
       const release = this.hold();
-      res.write(`${JSON.stringify({ type, object })}\n`, () => release());
+      res.write(line, () => release());
     };
     const deliver = (e: ChangeEvent) => {
       if (e.resource !== resource) return;
       const translated = translate(e, matches);
-      if (translated) write(translated, e.object);
+      if (translated) write(translated, e.object, serialized(e, translated));
     };
     const since = req.query.get('resourceVersion');
     if (!since || since === '0') current.forEach((o) => write('ADDED', o));
-    else this.cluster.history.filter((e) => e.resourceVersion > Number(since)).forEach(deliver);
+    else this.cluster.historySince(Number(since)).forEach(deliver);
     const unsubscribe = this.cluster.subscribe(deliver);
     const timeoutSeconds = Number(req.query.get('timeoutSeconds') ?? 1800);
     let closed = false;
@@ -425,6 +426,23 @@ export class FakeKubeServer {
     // An open watch is idle, not busy: from now on only its writes hold the clock.
     this.requestHolds.get(res)?.();
   }
+}
+
+/** The spec.nodeName=X term of a pod field selector, if any: the node index answers it. */
+function nodeNameSelected(req: Request): string | undefined {
+  const terms = (req.query.get('fieldSelector') ?? '').split(',').map((t) => t.trim());
+  const term = terms.find((t) => /^spec\.nodeName==?[^=]/.test(t) && !t.includes('!='));
+  return term === undefined ? undefined : term.replace(/^spec\.nodeName==?/, '');
+}
+
+/** One serialization of an event per type, shared by every watch that sends it (the watch cache does the same). */
+const serializedEvents = new WeakMap<ChangeEvent, Map<string, string>>();
+function serialized(e: ChangeEvent, type: string): string {
+  let byType = serializedEvents.get(e);
+  if (!byType) serializedEvents.set(e, (byType = new Map()));
+  let line = byType.get(type);
+  if (line === undefined) byType.set(type, (line = `${JSON.stringify({ type, object: e.object })}\n`));
+  return line;
 }
 
 function translate(e: ChangeEvent, matches: Predicate<KubeObject>): string | undefined {
