@@ -133,15 +133,15 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     }
     // Shared budgets: announce our demand first, then read the others', so that
     // of two drains starting together at least one sees the other.
-    if (share && pdbs.size > 0) await announce();
+    if (share && pdbs.size > 0) await announce(options.watchUntil);
     const nodesVersion = share && pdbs.size > 0 ? await share.load() : undefined;
     return { podsVersion: podList.metadata?.resourceVersion, pdbsVersions, nodesVersion };
   };
 
   /** Our pods that need a unit of some PDB's budget, announced to the other drains (see kube-pdb-share.ts). */
-  const announce = async (opts: { onlyIfShared?: boolean } = {}) => {
+  const announce = async (awakeUntil: number, opts: { onlyIfShared?: boolean } = {}) => {
     if (!share) return;
-    await share.announce(demandOf(pods, pdbs, holdOff, clock.now()), latestEnd, clock.now(), opts);
+    await share.announce(demandOf(pods, pdbs, holdOff, clock.now()), awakeUntil, clock.now(), opts);
   };
   /** The PDB views this round plans with: our portion of each shared budget. */
   const budgets = () => (share ? share.apply(pdbs.values(), clock.now()) : [...pdbs.values()]);
@@ -198,10 +198,11 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      if (versions.nodesVersion !== undefined) await announce({ onlyIfShared: true });
       const status = currentStatus(pods, budgets(), misconfigured, clock.now());
       const now = clock.now();
       const until = roundEnd(options, status.earliestExpectedEnd);
+      // Awake until this round's end (renewed if it stretches); a drain done with a PDB releases its portion.
+      if (versions.nodesVersion !== undefined) await announce(until, { onlyIfShared: true });
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
       const somethingCanChange =
         (options.watch ?? 'eager') === 'eager'

@@ -20,11 +20,22 @@ export const DRAINING_NODES_SELECTOR = 'spec.unschedulable=true';
 /** Re-announce before our announcement would lapse while the round still runs. */
 const RENEW_BEFORE_MS = 5_000;
 
+/**
+ * Mid-round, counts that went down are re-announced at most this often: a
+ * stale count only makes the drains behind us leave a unit of budget unused
+ * until then, while a PATCH per eviction would cost more requests than the
+ * evictions themselves.
+ */
+export const ANNOUNCE_INTERVAL_MS = 1_000;
+
 export class BudgetShare {
   /** Other draining nodes' demands, by node name. */
   readonly others = new Map<string, DrainingNode>();
   private announced?: NodeDemand;
+  private announcedAt = -Infinity;
   private demand: Record<string, number> = {};
+  /** A mid-round announcement held back by ANNOUNCE_INTERVAL_MS: when it is due. */
+  private deferredUntil?: number;
 
   constructor(
     private readonly kube: KubeClient,
@@ -63,9 +74,16 @@ export class BudgetShare {
     const empty = Object.keys(demand).length === 0;
     if (last && sameCounts(last.pdbs, demand) && (empty || last.awakeUntil >= Math.min(awakeUntil, now + RENEW_BEFORE_MS))) return;
     if (!last && empty) return;
-    // Mid-round, counts that went down matter only to other drains that are awake:
-    // a drain alone saves the PATCH (a newcomer makes the next change re-announce).
-    if (opts.onlyIfShared && ![...this.others.values()].some((n) => isAwake(n.demand, now))) return;
+    this.deferredUntil = undefined;
+    if (opts.onlyIfShared) {
+      // Mid-round, counts that went down matter only to other drains that are awake:
+      // a drain alone saves the PATCH (a newcomer makes the next change re-announce).
+      if (![...this.others.values()].some((n) => isAwake(n.demand, now))) return;
+      if (now < this.announcedAt + ANNOUNCE_INTERVAL_MS) {
+        this.deferredUntil = this.announcedAt + ANNOUNCE_INTERVAL_MS;
+        return;
+      }
+    }
     const next: NodeDemand = { since: this.since, awakeUntil, pdbs: demand };
     const body = { metadata: { annotations: { [DEMAND_ANNOTATION]: JSON.stringify(next) } } };
     try {
@@ -73,15 +91,19 @@ export class BudgetShare {
         core.patchNode({ name: this.nodeName, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, options)),
       );
       this.announced = next;
+      this.announcedAt = now;
     } catch (err) {
       // Not announcing costs the others a few 429s, not our drain: go on.
       if (!(err instanceof KubeApiError)) throw err;
     }
   }
 
-  /** When the next awake demand on a budget we want lapses (ms epoch), if any. */
+  /**
+   * When the round should look again without a watch event (ms epoch): the
+   * next awake demand on a budget we want lapses, or a held-back announcement is due.
+   */
   nextLapse(now: number): number | undefined {
-    let next: number | undefined;
+    let next = this.deferredUntil;
     for (const n of this.others.values()) {
       if (!isAwake(n.demand, now) || !Object.keys(n.demand.pdbs).some((p) => (this.demand[p] ?? 0) > 0)) continue;
       const lapse = n.demand.awakeUntil + AWAKE_SLACK_MS + 1;

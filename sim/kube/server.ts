@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
 import { discoveryDocument } from './discovery';
 import { FaultInjector } from './faults';
+import { FlowControl, type FlowControlOptions } from './flow-control';
 import { KubeError, KubeObject, statusObject } from './objects';
 import { PatchError, patchContentTypes } from './patch';
 import { parseFieldSelector, parseLabelSelector, Predicate, SelectorError } from './selectors';
@@ -23,6 +24,8 @@ export interface FakeKubeServerOptions {
   latencyMs?: number;
   /** The bearer token every request must carry. @default 'fake-token' */
   token?: string;
+  /** API Priority and Fairness: seats and queues of our priority level (see flow-control.ts). @default none (unlimited) */
+  flowControl?: FlowControlOptions;
 }
 
 export interface RequestRecord {
@@ -35,6 +38,8 @@ export interface RequestRecord {
   status: number | 'reset' | 'hang';
   /** The Kubernetes verb: get, list, watch, patch, delete, create… */
   verb: string;
+  /** Rejected by API Priority and Fairness before any handler ran (429). */
+  rejectedByFlowControl?: boolean;
 }
 
 export interface RequestFilter {
@@ -97,11 +102,18 @@ const namespacedFields: Record<string, (o: KubeObject) => string> = {
  */
 export class FakeKubeServer {
   readonly requests: RequestRecord[] = [];
+  /** Watches streaming now (their request records), and the most seen at once with what they selected then. */
+  readonly openWatches = new Set<RequestRecord>();
+  peakWatches: { count: number; at: number; records: RequestRecord[] } = { count: 0, at: 0, records: [] };
   readonly faults = new FaultInjector();
   readonly caPem: string;
   readonly token: string;
   readonly clock: SimClock;
+  /** Present when the server models API Priority and Fairness. */
+  readonly flowControl?: FlowControl;
   private readonly cluster: FakeCluster;
+  /** The APF seat of each request in progress, so a watch can give it up once it streams. */
+  private readonly seats = new WeakMap<ServerResponse, () => void>();
   private readonly latencyMs: number;
   private readonly routes: Route[];
   private readonly sockets = new Set<Socket>();
@@ -116,6 +128,7 @@ export class FakeKubeServer {
     this.clock = opts.clock ?? new RealSimClock();
     this.token = opts.token ?? 'fake-token';
     this.latencyMs = opts.latencyMs ?? 0;
+    if (opts.flowControl) this.flowControl = new FlowControl(opts.flowControl);
     this.caPem = testPki().caPem;
     this.cluster = new FakeCluster(this.clock);
     this.routes = this.buildRoutes();
@@ -233,6 +246,16 @@ export class FakeKubeServer {
     res.once('close', () => release());
     const url = new URL(incoming.url ?? '/', this.url);
     const req: Request = { method: incoming.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: incoming.headers, body: await readBody(incoming) };
+    if (this.flowControl) {
+      // Waiting in an APF queue is idle time for the clock.
+      release();
+      const seat = await this.flowControl.acquire();
+      release = this.hold();
+      if (!seat) return this.rejectTooMany(req, res);
+      this.seats.set(res, seat);
+      res.once('finish', seat);
+      res.once('close', seat);
+    }
     if (this.latencyMs > 0) {
       // The request is "on the wire": let virtual time pass for it.
       release();
@@ -258,6 +281,20 @@ export class FakeKubeServer {
     } catch (err) {
       this.sendError(res, log, err);
     }
+  }
+
+  /** APF found the queues full: 429 with Retry-After, before any handler ran. */
+  private rejectTooMany(req: Request, res: ServerResponse): void {
+    const route = this.routes.find((r) => r.method === req.method && r.pattern.test(req.path));
+    const log: RequestRecord = {
+      at: this.clock.now(), method: req.method, path: req.path,
+      query: Object.fromEntries(req.query), status: 0, verb: route ? route.verb(req) : req.method.toLowerCase(),
+      rejectedByFlowControl: true,
+    };
+    this.requests.push(log);
+    const retryAfterSeconds = this.flowControl!.retryAfterSeconds;
+    res.setHeader('Retry-After', String(retryAfterSeconds));
+    this.send(res, log, 429, statusObject(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds }));
   }
 
   private injectFault(req: Request, res: ServerResponse, log: RequestRecord): boolean | 'hang' {
@@ -417,14 +454,21 @@ export class FakeKubeServer {
       closed = true;
       unsubscribe();
       cancelTimeout();
+      this.openWatches.delete(log);
       this.closeWatches.delete(close);
       res.end();
     };
     const cancelTimeout = this.clock.schedule(this.clock.now() + timeoutSeconds * 1000, close);
+    this.openWatches.add(log);
+    if (this.openWatches.size > this.peakWatches.count) {
+      this.peakWatches = { count: this.openWatches.size, at: this.clock.now(), records: [...this.openWatches] };
+    }
     this.closeWatches.add(close);
     res.once('close', close);
-    // An open watch is idle, not busy: from now on only its writes hold the clock.
+    // An open watch is idle, not busy: from now on only its writes hold the clock,
+    // and (APF) it no longer occupies a seat once its initial events are sent.
     this.requestHolds.get(res)?.();
+    this.seats.get(res)?.();
   }
 }
 

@@ -103,6 +103,46 @@ export interface LocalWorkflowOptions {
   kubeToken?: string;
   /** Called when a state is entered: the rehearsal draws its timeline from it. */
   onStateEntered?: (execution: ExecutionRecord, state: string, at: number) => void;
+  /** The service limits to enforce (see ServiceLimits); none when absent. */
+  limits?: ServiceLimits;
+}
+
+/**
+ * Limits of the AWS services a surge of drains runs into, enforced on
+ * virtual time when given:
+ * - Lambda concurrency: the account's pool (default 1,000), less what is
+ *   reserved; a function with reserved concurrency runs at most that many at
+ *   once. Beyond it an invocation is throttled (429). A Task state retries it
+ *   as its Retry on Lambda.TooManyRequestsException says (intervals waited on
+ *   virtual time, each retry a transition); an asynchronous invocation
+ *   (EventBridge → start-drain) is retried by Lambda from 1 s, doubling up to
+ *   5 minutes, for as long as the event is young enough (6 h).
+ * - StartExecution: a token bucket per account and region (Standard
+ *   workflows: 1,300 tokens refilled at 300/s in us-east-1, us-west-2 and
+ *   eu-west-1; 800 at 150/s elsewhere). A throttled call fails with
+ *   ThrottlingException after the SDK's own retries (3 attempts, backoff from
+ *   0.5 s), and start-drain's failure is retried by Lambda's asynchronous
+ *   invocation (2 retries, about 1 and 2 minutes later).
+ */
+export interface ServiceLimits {
+  /** @default 1000 */
+  accountConcurrency?: number;
+  reservedConcurrency?: Partial<Record<DrainFunctionKey, number>>;
+  /** @default { bucket: 800, refillPerSecond: 150 } */
+  startExecution?: { bucket: number; refillPerSecond: number };
+}
+
+/** What the limits did: throttles absorbed by retries, and the peaks. */
+export interface LimitStats {
+  lambdaThrottles: number;
+  lambdaThrottlesByFunction: Partial<Record<DrainFunctionKey, number>>;
+  startExecutionThrottles: number;
+  /** Calls that failed after the SDK's retries (start-drain then failed and was retried by Lambda). */
+  startExecutionFailures: number;
+  peakConcurrency: number;
+  peakConcurrencyByFunction: Partial<Record<DrainFunctionKey, number>>;
+  /** Events that could not be delivered within their age limit (none expected). */
+  eventsDropped: number;
 }
 
 export class LocalWorkflow {
@@ -113,6 +153,13 @@ export class LocalWorkflow {
   private readonly functionOfArn = new Map<string, DrainFunctionKey>();
   private readonly sfnMock = mockClient(SFNClient);
   private readonly clock: VirtualClock;
+  readonly limitStats: LimitStats = {
+    lambdaThrottles: 0, lambdaThrottlesByFunction: {}, startExecutionThrottles: 0, startExecutionFailures: 0,
+    peakConcurrency: 0, peakConcurrencyByFunction: {}, eventsDropped: 0,
+  };
+  private running = 0;
+  private readonly runningByFunction: Partial<Record<DrainFunctionKey, number>> = {};
+  private startTokens?: { tokens: number; at: number };
 
   constructor(private readonly options: LocalWorkflowOptions) {
     this.clock = options.clock;
@@ -123,15 +170,91 @@ export class LocalWorkflow {
       const env = { ...this.synth.environment[key], ...options.environment?.[key] };
       this.handlers[key] = FACTORIES[key](this.deps(env));
     }
-    this.sfnMock.on(StartExecutionCommand).callsFake((input: { name?: string; input?: string }) => {
+    this.sfnMock.on(StartExecutionCommand).callsFake(async (input: { name?: string; input?: string }) => {
+      await this.startExecutionToken();
       const record = this.startExecution(input.name ?? randomUUID(), JSON.parse(input.input ?? '{}'));
       return { executionArn: record.arn, startDate: new Date(this.clock.now()) };
     });
   }
 
-  /** Delivers an EventBridge event to the start-drain function, as the rule does. */
-  deliver(event: unknown): Promise<StartDrainResult> {
-    return this.invoke('startDrain', event) as Promise<StartDrainResult>;
+  /** Delivers an EventBridge event to the start-drain function, as the rule does (asynchronous invocation). */
+  async deliver(event: unknown): Promise<StartDrainResult> {
+    if (!this.options.limits) return this.invoke('startDrain', event) as Promise<StartDrainResult>;
+    const received = this.clock.now();
+    let throttleDelay = 1_000;
+    let errors = 0;
+    for (;;) {
+      try {
+        return (await this.invoke('startDrain', event)) as StartDrainResult;
+      } catch (err) {
+        // Lambda's asynchronous invocation: throttles retried with backoff for up to
+        // 6 h; function errors retried twice (retryAttempts 2), about 1 and 2 min later.
+        const throttled = (err as Error).name === 'Lambda.TooManyRequestsException';
+        if (!throttled && ++errors > 2) throw err;
+        const delay = throttled ? throttleDelay : 60_000 * errors;
+        if (this.clock.now() + delay - received > 6 * 3600_000) {
+          this.limitStats.eventsDropped++;
+          throw err;
+        }
+        if (throttled) throttleDelay = Math.min(300_000, throttleDelay * 2);
+        await this.clock.sleep(delay);
+      }
+    }
+  }
+
+  /** StartExecution's token bucket, with the SDK's retries (see ServiceLimits). */
+  private async startExecutionToken(): Promise<void> {
+    const limits = this.options.limits;
+    if (!limits) return;
+    const { bucket, refillPerSecond } = limits.startExecution ?? { bucket: 800, refillPerSecond: 150 };
+    for (let attempt = 1; ; attempt++) {
+      const now = this.clock.now();
+      const state = (this.startTokens ??= { tokens: bucket, at: now });
+      state.tokens = Math.min(bucket, state.tokens + ((now - state.at) / 1000) * refillPerSecond);
+      state.at = now;
+      if (state.tokens >= 1) {
+        state.tokens -= 1;
+        return;
+      }
+      this.limitStats.startExecutionThrottles++;
+      if (attempt >= 3) {
+        this.limitStats.startExecutionFailures++;
+        throw new SFNServiceException({ name: 'ThrottlingException', message: 'Rate exceeded', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+      }
+      await this.clock.sleep(500 * 2 ** (attempt - 1));
+    }
+  }
+
+  /** Takes a unit of Lambda concurrency for `key`, or throws Lambda.TooManyRequestsException. */
+  private takeConcurrency(key: DrainFunctionKey): () => void {
+    const limits = this.options.limits;
+    const reserved = limits?.reservedConcurrency ?? {};
+    const running = this.runningByFunction[key] ?? 0;
+    if (limits) {
+      const account = limits.accountConcurrency ?? 1000;
+      const reservedTotal = Object.values(reserved).reduce((a: number, b) => a + (b ?? 0), 0);
+      const unreservedRunning = (Object.keys(this.runningByFunction) as DrainFunctionKey[])
+        .filter((k) => reserved[k] === undefined)
+        .reduce((n, k) => n + (this.runningByFunction[k] ?? 0), 0);
+      const own = reserved[key];
+      const full = own !== undefined ? running >= own : unreservedRunning >= account - reservedTotal;
+      if (full) {
+        this.limitStats.lambdaThrottles++;
+        this.limitStats.lambdaThrottlesByFunction[key] = (this.limitStats.lambdaThrottlesByFunction[key] ?? 0) + 1;
+        throw namedError('Lambda.TooManyRequestsException', `Rate Exceeded. (${key}: concurrency limit reached)`);
+      }
+    }
+    this.running++;
+    this.runningByFunction[key] = running + 1;
+    this.limitStats.peakConcurrency = Math.max(this.limitStats.peakConcurrency, this.running);
+    this.limitStats.peakConcurrencyByFunction[key] = Math.max(this.limitStats.peakConcurrencyByFunction[key] ?? 0, running + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.running--;
+      this.runningByFunction[key] = (this.runningByFunction[key] ?? 1) - 1;
+    };
   }
 
   /** Resolves once no execution is running (continuations included). */
@@ -276,11 +399,13 @@ export class LocalWorkflow {
       } else {
         const key = this.functionOfArn.get(String(state.Resource));
         if (!key) throw new Error(`state ${name} calls ${String(state.Resource)}, which is none of our functions`);
+        const throttleRetry = (state.Retry as Array<{ ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number }> | undefined)
+          ?.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
         handlers[name] = async (input) => {
           record.lambdaInvocations++;
           const started = this.clock.now();
           try {
-            const output = await this.invoke(key, input);
+            const output = await this.invokeRetryingThrottles(key, input, record, throttleRetry);
             const bytes = Buffer.byteLength(JSON.stringify(output ?? null));
             if (bytes > STATE_LIMIT_BYTES) {
               record.dataLimitExceeded ??= { state: name, bytes };
@@ -296,6 +421,28 @@ export class LocalWorkflow {
     return handlers;
   }
 
+  /**
+   * A throttled invocation waits and retries as the state's Retry says, on
+   * virtual time (aws-local-stepfunctions' own retry intervals are not waited for).
+   */
+  private async invokeRetryingThrottles(
+    key: DrainFunctionKey,
+    input: unknown,
+    record: ExecutionRecord,
+    retry: { IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number } | undefined,
+  ): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.invoke(key, input);
+      } catch (err) {
+        if ((err as Error).name !== 'Lambda.TooManyRequestsException' || !retry || attempt >= (retry.MaxAttempts ?? 3)) throw err;
+        record.transitions++;
+        record.historyEvents += 3;
+        await this.clock.sleep((retry.IntervalSeconds ?? 1) * 1000 * (retry.BackoffRate ?? 2) ** attempt);
+      }
+    }
+  }
+
   /** The aws-sdk:sfn:startExecution integration: errors are named Sfn.<Code>Exception. */
   private continueAsNew(params: { Name?: string; Input?: string }) {
     try {
@@ -309,6 +456,15 @@ export class LocalWorkflow {
 
   /** One Lambda invocation: the handler with a context on virtual time; errors reported as Lambda does. */
   private async invoke(key: DrainFunctionKey, input: unknown): Promise<unknown> {
+    const free = this.takeConcurrency(key);
+    try {
+      return await this.invokeHandler(key, input);
+    } finally {
+      free();
+    }
+  }
+
+  private async invokeHandler(key: DrainFunctionKey, input: unknown): Promise<unknown> {
     const deadline = this.clock.now() + this.synth.timeoutSeconds[key] * 1000;
     const context = {
       awsRequestId: randomUUID(),
