@@ -51,7 +51,7 @@ const READY_AFTER_SECONDS = 5;
 const SHUTDOWN_SECONDS = 3;
 const MAX_UNAVAILABLE = '10%';
 const SURGE_WINDOW_MS = 60_000;
-const LATENCY_MS = 5;
+const LATENCY_MS = Number(process.env.SURGE_LATENCY_MS ?? 5);
 
 const groupOf = (i: number) => `ng-${String.fromCharCode(97 + (i % GROUPS))}`;
 const nodeName = (i: number) => `ip-10-1-${Math.floor(i / 250)}-${(i % 250) + 1}.ec2.internal`;

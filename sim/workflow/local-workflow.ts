@@ -157,6 +157,7 @@ export class LocalWorkflow {
     lambdaThrottles: 0, lambdaThrottlesByFunction: {}, startExecutionThrottles: 0, startExecutionFailures: 0,
     peakConcurrency: 0, peakConcurrencyByFunction: {}, eventsDropped: 0,
   };
+  private validated = false;
   private running = 0;
   private readonly runningByFunction: Partial<Record<DrainFunctionKey, number>> = {};
   private startTokens?: { tokens: number; at: number };
@@ -320,8 +321,11 @@ export class LocalWorkflow {
   private async run(record: ExecutionRecord, startAt: string, input: unknown): Promise<void> {
     const definition = this.localDefinition(startAt);
     // A redrive starts mid-way, which leaves the start unreachable: validate only the original.
-    const validationOptions = startAt === this.synth.definition.StartAt ? { checkArn: false, checkPaths: false } : { noValidate: true };
+    // The definition is validated once: the validator compiles a JSON schema, ~1 s
+    // per machine, which a surge of hundreds of executions cannot afford each time.
+    const validationOptions = startAt === this.synth.definition.StartAt && !this.validated ? { checkArn: false, checkPaths: false } : { noValidate: true };
     const machine = new StateMachine(definition as never, { validationOptions });
+    this.validated = true;
     const retryIntervalOverrides = Object.fromEntries(
       Object.entries(definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([name]) => [name, 0]),
     );
