@@ -23,6 +23,10 @@ import { seconds, table, verdict } from './bench-kit';
 const NODE = 'ip-10-0-1-10.ec2.internal';
 const SPARE = 'ip-10-0-2-20.ec2.internal';
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
+/** Per API request. */
+const LATENCY_MS = 5;
+/** From a container's stop to the pod object's deletion by the kubelet (PLEG relist, status sync): pessimistic. */
+const KUBELET_REPORT_MS = 3_000;
 
 interface Case {
   name: string;
@@ -39,7 +43,7 @@ const isEvictable = (p: KubeObject) =>
   !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !(p.metadata.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet');
 
 async function run(c: Case) {
-  const world: World = await createWorld();
+  const world: World = await createWorld({ kube: { latencyMs: LATENCY_MS, kubeletReportMs: KUBELET_REPORT_MS } });
   world.addNode(NODE, INSTANCE);
   world.addNode(SPARE, 'i-0bbbbbbbbbbbbbbb2');
   for (let d = 1; d <= 10; d++) {

@@ -92,7 +92,14 @@ const MAX_WATCH_RESTARTS = 3;
 
 /** A grace period ending this soon after the window is worth waiting for (plus the kubelet's report). */
 const GRACE_END_SLACK_MS = 10_000;
-const KUBELET_REPORT_MS = 2_000;
+/**
+ * How long after a grace period ends the round keeps watching for the pod to
+ * go: the kubelet kills the container at the end of the grace, its PLEG notices
+ * within a second, and only then does it report the final status and delete
+ * the pod. Seen 1–3 s; a round that stopped at +2 s handed the completion to
+ * the next poll (≥ 5 s later). The round returns as soon as the pod is gone.
+ */
+const KUBELET_REPORT_MS = 10_000;
 
 export async function drainRound(kube: KubeClient, options: DrainRoundOptions): Promise<DrainRoundResult> {
   const clock = kube.retry.clock;
@@ -229,12 +236,17 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   }
 }
 
-/** The window, stretched to see a grace period end (see DrainRoundOptions.watchLimit). */
+/**
+ * The window, stretched to see a grace period end and the kubelet's report of
+ * it, also when the grace ends inside the window but its report may come
+ * after it (see DrainRoundOptions.watchLimit).
+ */
 function roundEnd(options: DrainRoundOptions, earliestExpectedEnd: number | undefined): number {
   const limit = options.watchLimit ?? options.watchUntil;
-  if (earliestExpectedEnd === undefined || earliestExpectedEnd <= options.watchUntil) return options.watchUntil;
+  if (earliestExpectedEnd === undefined) return options.watchUntil;
   const seen = earliestExpectedEnd + KUBELET_REPORT_MS;
-  const stretchable = (options.watch ?? 'eager') === 'eager' ? limit : options.watchUntil + GRACE_END_SLACK_MS;
+  if (seen <= options.watchUntil) return options.watchUntil;
+  const stretchable = (options.watch ?? 'eager') === 'eager' ? limit : options.watchUntil + GRACE_END_SLACK_MS + KUBELET_REPORT_MS;
   return seen <= Math.min(limit, stretchable) ? seen : options.watchUntil;
 }
 

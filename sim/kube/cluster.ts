@@ -112,7 +112,13 @@ export class FakeCluster {
   private readonly workloads = new Map<string, Workload>();
   private nextIp = 10;
 
-  constructor(private readonly clock: SimClock) {}
+  /**
+   * @param kubeletReportMs How long after a container stops (on its own, or
+   *   killed at the end of its grace period) the kubelet deletes the pod object:
+   *   its PLEG relists every second, then the status manager reports the
+   *   terminal status and deletes the pod. 0 (the default) deletes it at once.
+   */
+  constructor(private readonly clock: SimClock, private readonly kubeletReportMs = 0) {}
 
   currentResourceVersion(): number {
     return this.resourceVersion;
@@ -449,7 +455,7 @@ export class FakeCluster {
     next.metadata.deletionGracePeriodSeconds = graceSeconds;
     this.commit('pods', 'MODIFIED', this.pods, next, pod);
     const shutdown = Math.min(graceSeconds, behaviour.shutdownSeconds ?? Math.min(graceSeconds, 1));
-    const exitAt = Math.min(deadline, this.clock.now() + shutdown * 1000);
+    const exitAt = Math.min(deadline, this.clock.now() + shutdown * 1000) + this.kubeletReportMs;
     behaviour.cancelTimers.push(this.clock.schedule(exitAt, () => this.removePodIfPresent(next.metadata.uid)));
     this.replaceIfOwned(next);
     return clone(next);

@@ -26,6 +26,8 @@ export interface FakeKubeServerOptions {
   token?: string;
   /** API Priority and Fairness: seats and queues of our priority level (see flow-control.ts). @default none (unlimited) */
   flowControl?: FlowControlOptions;
+  /** Delay between a container stopping and the kubelet deleting its pod (see FakeCluster). @default 0 */
+  kubeletReportMs?: number;
 }
 
 export interface RequestRecord {
@@ -130,7 +132,7 @@ export class FakeKubeServer {
     this.latencyMs = opts.latencyMs ?? 0;
     if (opts.flowControl) this.flowControl = new FlowControl(opts.flowControl);
     this.caPem = testPki().caPem;
-    this.cluster = new FakeCluster(this.clock);
+    this.cluster = new FakeCluster(this.clock, opts.kubeletReportMs);
     this.routes = this.buildRoutes();
   }
 

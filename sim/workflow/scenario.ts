@@ -4,7 +4,7 @@
  * and the local workflow running the synthesized state machine.
  */
 import { FakeAutoScaling } from '../aws/auto-scaling';
-import { FakeKubeServer } from '../kube/server';
+import { FakeKubeServer, type FakeKubeServerOptions } from '../kube/server';
 import { VirtualClock } from '../virtual-clock';
 import { LocalWorkflow, type LocalWorkflowOptions } from './local-workflow';
 
@@ -24,10 +24,10 @@ export interface World {
 }
 
 export async function createWorld(
-  options: { heartbeatTimeoutSeconds?: number; workflow?: Omit<LocalWorkflowOptions, 'clock' | 'kube'> } = {},
+  options: { heartbeatTimeoutSeconds?: number; workflow?: Omit<LocalWorkflowOptions, 'clock' | 'kube'>; kube?: Omit<FakeKubeServerOptions, 'clock'> } = {},
 ): Promise<World> {
   const clock = new VirtualClock(Date.parse('2026-01-01T00:00:00Z'), { autoAdvance: true });
-  const kube = await FakeKubeServer.start({ clock });
+  const kube = await FakeKubeServer.start({ ...options.kube, clock });
   const asg = new FakeAutoScaling(clock)
     .addHook({ autoScalingGroupName: ASG, lifecycleHookName: HOOK, heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds ?? 1800 })
     .install();
