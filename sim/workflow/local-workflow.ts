@@ -375,6 +375,14 @@ export class LocalWorkflow {
   private localDefinition(startAt: string): AslDefinition {
     const states: Record<string, AslState> = {};
     for (const [name, state] of Object.entries(this.synth.definition.States)) {
+      if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+        // aws-local-stepfunctions times a Task out after 60 s of *real* time when it
+        // names no timeout; Step Functions' default is 99,999,999 s, and Lambda
+        // timeouts are enforced here on virtual time. A busy machine simulating a
+        // long round must not turn it into States.Timeout (2e6 s fits setTimeout).
+        states[name] = { ...state, TimeoutSeconds: 2_000_000 };
+        continue;
+      }
       if (state.Type !== 'Wait') {
         states[name] = state;
         continue;
