@@ -1,8 +1,8 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -25,8 +25,21 @@ interface FunctionSpec {
   readonly timeout: Duration;
 }
 
-const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
-const PROJECT_ROOT = path.join(__dirname, '..');
+/**
+ * The package's root: this file is lib/drain-functions.ts in the repository and
+ * dist/lib/drain-functions.js in the npm package.
+ */
+const PACKAGE_ROOT = [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]
+  .find((dir) => fs.existsSync(path.join(dir, 'package.json'))) ?? path.join(__dirname, '..');
+
+/**
+ * The prebuilt bundle of a function: dist/functions/<entry>/index.mjs, made by
+ * scripts/build-functions.ts (`npm run build:functions`; run by `npm pack`,
+ * the tests, `npm run synth` and the rehearsal).
+ */
+export function functionBundleDir(key: DrainFunctionKey): string {
+  return path.join(PACKAGE_ROOT, 'dist', 'functions', path.basename(FUNCTIONS[key].entry, '.ts'));
+}
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
 /**
@@ -35,7 +48,8 @@ const PROJECT_ROOT = path.join(__dirname, '..');
  */
 export const DRAIN_STEP_TIMEOUT = Duration.minutes(3);
 
-const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
+/** The functions, by key: adding one is an entry here (and its key in DrainFunctionKey); scripts/build-functions.ts bundles each entry. */
+export const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   startDrain: { entry: 'start-drain.ts', timeout: Duration.seconds(30), description: 'Starts the drain workflow for a terminating instance' },
   prepare: { entry: 'prepare.ts', timeout: Duration.seconds(30), description: 'Finds the node and the hook timeouts, computes the deadline' },
   cordon: { entry: 'cordon.ts', timeout: Duration.seconds(30), description: 'Cordons the node and takes it out of load balancers' },
@@ -74,7 +88,7 @@ export interface DrainFunctionsProps {
  * AWS managed policy) and log group.
  */
 export class DrainFunctions extends Construct {
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
 
   constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
     super(scope, id);
@@ -95,7 +109,7 @@ export class DrainFunctions extends Construct {
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
     };
 
-    const make = (key: DrainFunctionKey): NodejsFunction => {
+    const make = (key: DrainFunctionKey): lambda.Function => {
       const spec = FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -108,9 +122,15 @@ export class DrainFunctions extends Construct {
       });
       logGroup.grantWrite(role);
       const isStartDrain = key === 'startDrain';
-      return new NodejsFunction(this, pascal(key), {
-        entry: path.join(HANDLERS_DIR, spec.entry),
-        handler: 'handler',
+      const bundleDir = functionBundleDir(key);
+      if (!fs.existsSync(path.join(bundleDir, 'index.mjs'))) {
+        throw new Error(`EksGracefulDrain: the prebuilt bundle of the ${key} function is missing (${bundleDir}): run \`npm run build:functions\``);
+      }
+      return new lambda.Function(this, pascal(key), {
+        // Prebuilt by scripts/build-functions.ts and shipped in the package: a
+        // synth needs neither esbuild nor Docker.
+        code: lambda.Code.fromAsset(bundleDir),
+        handler: 'index.handler',
         description: spec.description,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -125,24 +145,6 @@ export class DrainFunctions extends Construct {
           maxEventAge: props.startDrainMaxEventAge,
           retryAttempts: 2,
         }),
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-        bundling: {
-          // @kubernetes/client-node 2.x is ESM-only: bundle as ESM, prefer the
-          // packages' ESM builds, and give CommonJS dependencies that call
-          // require() (Node built-ins) a real require.
-          format: OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-          target: 'node22',
-          minify: true,
-          sourceMap: true,
-          // Line mappings are all stack traces need; embedded sources would triple the package.
-          sourcesContent: false,
-          // Ship the AWS SDK versions the code was tested with rather than the
-          // runtime's, which change under us.
-          bundleAwsSDK: true,
-        },
       });
     };
 

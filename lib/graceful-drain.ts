@@ -1,5 +1,5 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -120,7 +120,7 @@ export interface EksGracefulDrainProps {
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
   public readonly workflow: DrainWorkflow;
   public readonly stateMachine: sfn.StateMachine;
   /** The roles' identity in the cluster: access entries (unless turned off), role ARNs, Kubernetes group. */

@@ -67,7 +67,7 @@ describe('context → props', () => {
   });
 
   test('the stack fails the same way', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'autoScalingGroupNames': 'a' } });
+    const app = new App({ context: { 'aws:cdk:disable-asset-staging': true, 'autoScalingGroupNames': 'a' } });
     expect(() => new EksGracefulDrainStack(app, 'S')).toThrow(/"clusterName"/);
   });
 });
