@@ -198,7 +198,7 @@ export class DrainFunctions extends Construct {
     for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
       for (const name of props.autoScalingGroupNames) {
         Validations.of(fns[key].role!).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${nagText(stack, name)}]`,
           reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
         });
       }
@@ -214,6 +214,23 @@ export class DrainFunctions extends Construct {
       });
     }
   }
+}
+
+/**
+ * A value as cdk-nag writes it in a finding's id: a group defined in the same
+ * app has a token for a name, which cdk-nag shows as `<LogicalId>`.
+ */
+function nagText(stack: Stack, value: string): string {
+  if (!Token.isUnresolved(value)) return value;
+  const flatten = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    const reference = node as { Ref?: unknown; 'Fn::GetAtt'?: [unknown, unknown]; 'Fn::Join'?: [string, unknown[]] };
+    if (reference.Ref !== undefined) return `<${flatten(reference.Ref)}>`;
+    if (reference['Fn::GetAtt']) return `<${flatten(reference['Fn::GetAtt'][0])}.${flatten(reference['Fn::GetAtt'][1])}>`;
+    if (reference['Fn::Join']) return reference['Fn::Join'][1].map(flatten).join(reference['Fn::Join'][0]);
+    return JSON.stringify(node);
+  };
+  return flatten(stack.resolve(value));
 }
 
 function pascal(key: string): string {

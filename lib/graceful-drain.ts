@@ -1,4 +1,6 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -33,10 +35,30 @@ export const FORMATS = {
 } as const;
 
 export interface EksGracefulDrainProps {
-  /** Name of the EKS cluster whose nodes are drained. */
-  readonly clusterName: string;
-  /** Auto Scaling groups (names) whose terminating instances are drained. At least one. */
-  readonly autoScalingGroupNames: string[];
+  /**
+   * The EKS cluster whose nodes are drained: a cluster construct (`eks.Cluster`,
+   * or `eks.Cluster.fromClusterAttributes(this, 'Cluster', { clusterName })` for
+   * one defined elsewhere) or the cluster's name. Required, unless the
+   * deprecated `clusterName` is set instead.
+   */
+  readonly cluster?: eks.ICluster | string;
+  /**
+   * The Auto Scaling groups whose terminating instances are drained: group
+   * constructs (`autoscaling.AutoScalingGroup`, `AutoScalingGroup.fromAutoScalingGroupName`,
+   * the `autoScalingGroup` of a self-managed capacity) or group names, mixed as you
+   * like. At least one. Required, unless the deprecated `autoScalingGroupNames` is set instead.
+   */
+  readonly autoScalingGroups?: Array<autoscaling.IAutoScalingGroup | string>;
+  /**
+   * Name of the EKS cluster.
+   * @deprecated use `cluster`, which also takes a name
+   */
+  readonly clusterName?: string;
+  /**
+   * Names of the Auto Scaling groups.
+   * @deprecated use `autoScalingGroups`, which also takes names
+   */
+  readonly autoScalingGroupNames?: string[];
   /**
    * Heartbeat timeout of the lifecycle hook, in seconds (30–7200). The hook's
    * global timeout is min(100 × this, 48 h), so 1728 s or more allows a 48 h drain.
@@ -128,9 +150,18 @@ export class EksGracefulDrain extends Construct {
   /** Dashboard, alarms and their topic; undefined with `monitoring: false`. */
   public readonly monitoring?: DrainMonitoring;
 
+  /** Name of the drained cluster (a token when the cluster is defined in the same app). */
+  public readonly clusterName: string;
+  /** Names of the groups whose instances are drained (tokens for groups defined in the same app). */
+  public readonly autoScalingGroupNames: string[];
+
   constructor(scope: Construct, id: string, props: EksGracefulDrainProps) {
     super(scope, id);
     validateProps(props);
+    const clusterName = clusterNameOf(props);
+    const autoScalingGroupNames = groupNamesOf(props);
+    this.clusterName = clusterName;
+    this.autoScalingGroupNames = autoScalingGroupNames;
 
     const heartbeatTimeoutSeconds = props.heartbeatTimeoutSeconds ?? 1800;
     const stateMachineName = props.stateMachineName
@@ -145,14 +176,14 @@ export class EksGracefulDrain extends Construct {
     });
 
     this.lifecycleHooks = new DrainLifecycleHooks(this, 'LifecycleHooks', {
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      autoScalingGroupNames: autoScalingGroupNames,
       heartbeatTimeoutSeconds,
       existingLifecycleHookName: props.existingLifecycleHookName,
     });
 
     this.functions = new DrainFunctions(this, 'Functions', {
-      clusterName: props.clusterName,
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      clusterName: clusterName,
+      autoScalingGroupNames: autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
       metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
@@ -164,7 +195,7 @@ export class EksGracefulDrain extends Construct {
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
-      clusterName: props.clusterName,
+      clusterName: clusterName,
       functions: this.functions,
       createAccessEntries: props.createAccessEntries ?? true,
     });
@@ -182,7 +213,7 @@ export class EksGracefulDrain extends Construct {
         stateMachine: this.stateMachine,
         functions: this.functions,
         deadLetterQueue: this.lifecycleHooks.deadLetterQueue,
-        autoScalingGroupNames: props.autoScalingGroupNames,
+        autoScalingGroupNames: autoScalingGroupNames,
         metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
         alarmTopic: props.alarmTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn),
         dashboardName: props.dashboardName,
@@ -194,17 +225,31 @@ export class EksGracefulDrain extends Construct {
 /** Throws, naming the prop and what it accepts, on a value the deployment would reject or misbehave with. */
 export function validateProps(props: EksGracefulDrainProps): void {
   const fail = (name: string, expected: string, got: unknown): never => {
-    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${JSON.stringify(got)})`);
+    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${describe(got)})`);
   };
   const known = (value: unknown): boolean => value !== undefined && !Token.isUnresolved(value);
 
-  if (typeof props.clusterName !== 'string' || props.clusterName === '') {
-    fail('clusterName', 'the name of an EKS cluster', props.clusterName);
+  if (props.cluster !== undefined && props.clusterName !== undefined) {
+    throw new Error('EksGracefulDrain: cluster and clusterName are both set: set cluster only');
   }
-  if (!Array.isArray(props.autoScalingGroupNames) || props.autoScalingGroupNames.length === 0
-    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || name === '')) {
-    fail('autoScalingGroupNames', 'a non-empty list of Auto Scaling group names', props.autoScalingGroupNames);
+  const cluster = props.cluster ?? props.clusterName;
+  const isClusterLike = typeof cluster === 'object' && cluster !== null && typeof (cluster as eks.ICluster).clusterName === 'string';
+  if (!(typeof cluster === 'string' && cluster.trim() !== '') && !isClusterLike) {
+    fail('cluster', 'an eks.ICluster or the name of an EKS cluster', cluster);
   }
+  if (props.autoScalingGroups !== undefined && props.autoScalingGroupNames !== undefined) {
+    throw new Error('EksGracefulDrain: autoScalingGroups and autoScalingGroupNames are both set: set autoScalingGroups only');
+  }
+  const groups: unknown = props.autoScalingGroups ?? props.autoScalingGroupNames;
+  const isGroup = (group: unknown): boolean =>
+    (typeof group === 'string' && group.trim() !== '')
+    || (typeof group === 'object' && group !== null && typeof (group as autoscaling.IAutoScalingGroup).autoScalingGroupName === 'string');
+  if (!Array.isArray(groups) || groups.length === 0 || !groups.every(isGroup)) {
+    fail('autoScalingGroups', 'a non-empty list of Auto Scaling groups (IAutoScalingGroup) or group names', groups);
+  }
+  const names = groupNamesOf(props).filter((name) => !Token.isUnresolved(name));
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated !== undefined) fail('autoScalingGroups', 'a list without repeats', repeated);
   const inRange = (name: keyof typeof LIMITS, value: number | undefined, allowZero: boolean): void => {
     if (!known(value)) return;
     const { min, max } = LIMITS[name];
@@ -227,5 +272,32 @@ export function validateProps(props: EksGracefulDrainProps): void {
   }
   if (known(props.stateMachineName) && !/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName!)) {
     fail('stateMachineName', '1–80 letters, digits, - or _', props.stateMachineName);
+  }
+}
+
+/** The cluster's name, from `cluster` (a construct or a name) or the deprecated `clusterName`. */
+function clusterNameOf(props: EksGracefulDrainProps): string {
+  const cluster = props.cluster ?? props.clusterName!;
+  return typeof cluster === 'string' ? cluster.trim() : cluster.clusterName;
+}
+
+/** The groups' names, from `autoScalingGroups` (constructs or names) or the deprecated `autoScalingGroupNames`. */
+function groupNamesOf(props: EksGracefulDrainProps): string[] {
+  const groups = props.autoScalingGroups ?? props.autoScalingGroupNames ?? [];
+  return groups.map((group) => (typeof group === 'string' ? group.trim() : group.autoScalingGroupName));
+}
+
+/** A value for an error message: JSON for data, the construct path for a construct (JSON would recurse). */
+function describe(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    const path = (value as Partial<Construct>).node?.path;
+    if (path !== undefined) return `the construct ${path}`;
+    if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  }
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }

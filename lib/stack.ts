@@ -15,7 +15,11 @@ export class ContextError extends Error {
 
 /**
  * Reads the deployment's settings from CDK context (`-c key=value`; values from
- * the command line are strings, values from cdk.json may be numbers or lists).
+ * the command line are strings, values from cdk.json may be numbers or lists)
+ * and maps them to the construct's props, key for key (`clusterName` →
+ * `cluster`, `autoScalingGroupNames` → `autoScalingGroups`). The limits are the
+ * construct's own (LIMITS, FORMATS); a bad value is refused here already so that
+ * the message names the context key and how to pass it.
  */
 export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
   const raw = (key: string): unknown => {
@@ -72,8 +76,8 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
   }
 
   return {
-    clusterName,
-    autoScalingGroupNames,
+    cluster: clusterName,
+    autoScalingGroups: autoScalingGroupNames,
     heartbeatTimeoutSeconds: seconds('heartbeatTimeoutSeconds', 1800, false),
     maxDrainSeconds: seconds('maxDrainSeconds', 0, true),
     onDeadline: onDeadline as DeadlinePolicy,

@@ -60,8 +60,18 @@ export function synthesizeStack(props: Partial<EksGracefulDrainProps> = {}): Syn
   // The prebuilt bundles are referenced in place, not copied into a cloud assembly: faster, and no temp files.
   const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
   const stack = new Stack(app, 'DrainTest', { env: { account: TEST_ACCOUNT, region: TEST_REGION } });
-  const drain = new EksGracefulDrain(stack, 'Drain', { ...DEFAULT_TEST_PROPS, ...props });
+  const drain = new EksGracefulDrain(stack, 'Drain', withDefaults(props));
   return { app, stack, drain, template: Template.fromStack(stack) };
+}
+
+/** The test defaults under `props`; a `cluster` or `autoScalingGroups` given replaces the default names. */
+function withDefaults(props: Partial<EksGracefulDrainProps>): EksGracefulDrainProps {
+  const { clusterName, autoScalingGroupNames } = DEFAULT_TEST_PROPS;
+  return {
+    ...(props.cluster === undefined && { clusterName }),
+    ...(props.autoScalingGroups === undefined && { autoScalingGroupNames }),
+    ...props,
+  };
 }
 
 export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): SynthesizedWorkflow {

@@ -12,8 +12,8 @@ function propsFrom(context: Record<string, unknown>) {
 describe('context → props', () => {
   test('defaults', () => {
     expect(propsFrom(required)).toEqual({
-      clusterName: 'prod',
-      autoScalingGroupNames: ['asg-a'],
+      cluster: 'prod',
+      autoScalingGroups: ['asg-a'],
       heartbeatTimeoutSeconds: 1800,
       maxDrainSeconds: 0,
       onDeadline: 'force-delete',
@@ -32,8 +32,8 @@ describe('context → props', () => {
       existingLifecycleHookName: 'their-hook',
       metricsNamespace: 'Ops',
     })).toEqual({
-      clusterName: 'prod',
-      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      cluster: 'prod',
+      autoScalingGroups: ['asg-a', 'asg-b'],
       heartbeatTimeoutSeconds: 7200,
       maxDrainSeconds: 172800,
       onDeadline: 'abandon',
@@ -44,7 +44,7 @@ describe('context → props', () => {
 
   test('cdk.json may give numbers and lists', () => {
     expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 }))
-      .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
+      .toMatchObject({ autoScalingGroups: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
   });
 
   test.each([
@@ -74,8 +74,13 @@ describe('context → props', () => {
 
 describe('the construct checks its props too (for users who skip the stack)', () => {
   test.each([
-    [{ clusterName: '', autoScalingGroupNames: ['a'] }, /clusterName/],
-    [{ clusterName: 'c', autoScalingGroupNames: [] }, /autoScalingGroupNames/],
+    [{ cluster: '', autoScalingGroups: ['a'] }, /^EksGracefulDrain: cluster must be an eks.ICluster or the name of an EKS cluster \(got ""\)$/],
+    [{ cluster: 'c', autoScalingGroups: [] }, /^EksGracefulDrain: autoScalingGroups must be a non-empty list/],
+    [{ cluster: 'c', autoScalingGroups: ['a', 'b', 'a'] }, /autoScalingGroups must be a list without repeats \(got "a"\)/],
+    [{ cluster: 'c', clusterName: 'c', autoScalingGroups: ['a'] }, /cluster and clusterName are both set/],
+    [{ cluster: 'c', autoScalingGroups: ['a'], autoScalingGroupNames: ['a'] }, /autoScalingGroups and autoScalingGroupNames are both set/],
+    [{ clusterName: '', autoScalingGroupNames: ['a'] }, /cluster must be/],
+    [{ clusterName: 'c', autoScalingGroupNames: [] }, /autoScalingGroups must be/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 10 }, /heartbeatTimeoutSeconds must be an integer number of seconds from 120 to 7200/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], maxDrainSeconds: 30 }, /maxDrainSeconds/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], onDeadline: 'nope' as never }, /onDeadline must be one of force-delete, continue, abandon/],
