@@ -16,7 +16,14 @@ import {
   StepFunctionMetricFactory,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME, type MetricName } from '../lambda/handlers/observability';
+import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME } from '../lambda/handlers/observability';
+
+/**
+ * A metric the functions emit (a value of `Metric`). Spelled as a string in the
+ * public signatures so that the package's type declarations do not reach into
+ * the Lambda code and its Powertools types.
+ */
+type MetricName = string;
 import type { DrainFunctionKey } from './drain-functions';
 
 /** The values of the Result dimension of DrainsCompleted (see countCompletion). */
