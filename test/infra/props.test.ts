@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { EksGracefulDrain, type EksGracefulDrainProps } from '../../lib';
 
 function userStack() {
@@ -52,6 +53,21 @@ test('a cluster defined in the same stack is referenced by its token', () => {
   new EksGracefulDrain(stack, 'Drain', { cluster, autoScalingGroups: [nodes] });
   // Assert
   Template.fromStack(stack).hasResourceProperties('AWS::EKS::AccessEntry', { ClusterName: { Ref: stack.getLogicalId(name) } });
+});
+
+test('cdk-nag finds nothing unacknowledged in the construct when the group is a construct of the same stack', () => {
+  // Arrange: the group's name is a token; the acknowledgements must name it as cdk-nag does
+  const { stack, cluster, nodes } = userStack();
+  new EksGracefulDrain(stack, 'Drain', { cluster, autoScalingGroups: [nodes] });
+  // Act
+  const report = new AwsSolutionsChecks().validateScope(stack);
+  // Assert: the user's own VPC and group may have findings; the drain's constructs have none
+  const ours = report.violations.flatMap((violation) => violation.violatingResources
+    .filter((resource) => resource.constructPath?.startsWith('UserStack/Drain/'))
+    .map((resource) => `${violation.ruleName} at ${resource.constructPath}`));
+  expect(ours).toEqual([]);
+  // The filter does select: the user's VPC has findings of its own, at paths of the same form.
+  expect(report.violations.some((violation) => violation.violatingResources.some((resource) => resource.constructPath?.startsWith('UserStack/Vpc/')))).toBe(true);
 });
 
 describe('a bad prop fails synth with one line naming it', () => {
