@@ -1,6 +1,5 @@
 /** The Kubernetes API of the cluster, authenticated as the function's role (EKS DescribeCluster + STS-presigned token). */
-import { EKSClient } from '@aws-sdk/client-eks';
-import { createClusterInfoProvider, createEksTokenProvider } from '../../adapters/eks-auth';
+import { createClusterInfoProvider, createEksClient, createEksTokenProvider } from '../../adapters/eks-auth';
 import { ConfigurationError } from '../../adapters/errors';
 import { KubeClient, type KubeCredentials } from '../../adapters/kube-client';
 import type { CapabilityFactory } from '../deps';
@@ -11,7 +10,7 @@ export const kubeApi: CapabilityFactory<'kube'> = ({ config, clock }) => {
   const kubeCredentials = () => {
     if (!config.clusterName) throw new ConfigurationError('CLUSTER_NAME is not set');
     if (!credentials) {
-      const cluster = createClusterInfoProvider(new EKSClient({}), config.clusterName);
+      const cluster = createClusterInfoProvider(createEksClient(), config.clusterName);
       const tokens = createEksTokenProvider({ clusterName: config.clusterName, region, clock });
       credentials = async () => ({ ...(await cluster.get()), token: await tokens.token() });
     }
