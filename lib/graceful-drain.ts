@@ -86,8 +86,11 @@ export interface EksGracefulDrainProps {
    */
   readonly monitoring?: boolean;
   /**
-   * ARN of an SNS topic for the alarms (same account and region). If it is
-   * encrypted, its KMS key must let `cloudwatch.amazonaws.com` use it.
+   * ARN of an SNS topic for the alarms (same account and region). Its policy
+   * must allow `cloudwatch.amazonaws.com` to `sns:Publish` (conditioned on
+   * `aws:SourceAccount` / `aws:SourceArn`), and if it is encrypted, its KMS key
+   * must let the same principal `kms:Decrypt` and `kms:GenerateDataKey*`
+   * (README "Alarms").
    * @default - a topic is created, encrypted with a KMS key of its own
    */
   readonly alarmTopicArn?: string;
