@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
+import { kubernetesFunctions } from './cluster-access';
 
 /** One Lambda per workflow step; the keys are how other constructs refer to them. */
 export type DrainFunctionKey =
@@ -179,7 +180,9 @@ export class DrainFunctions extends Construct {
       actions: ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances'],
       resources: ['*'],
     }));
-    for (const fn of [fns.prepare, fns.cordon, fns.drainStep, fns.applyDeadline]) {
+    // Only the functions that call the Kubernetes API may learn its endpoint
+    // (apply-deadline only with force-delete: it calls nothing otherwise).
+    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key])) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
         resources: [clusterArn],

@@ -6,7 +6,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { ClusterAccess } from './cluster-access';
+import { ClusterAccess, kubernetesFunctions } from './cluster-access';
 import { DrainFunctionKey, DrainFunctions } from './drain-functions';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
@@ -100,12 +100,13 @@ export interface EksGracefulDrainProps {
    */
   readonly dashboardName?: string;
   /**
-   * Create an EKS access entry (type STANDARD, Kubernetes group
-   * `eks-graceful-drain`, no access policy) for the role of each function that
-   * calls the Kubernetes API. Needs a cluster whose authentication mode is API or
-   * API_AND_CONFIG_MAP. Set to false for a CONFIG_MAP cluster and map the roles
-   * of the stack outputs in aws-auth instead. Either way, apply
-   * lib/kubernetes/rbac.yaml to the cluster.
+   * Create an EKS access entry (type STANDARD, no access policy) for the role
+   * of each function that calls the Kubernetes API, in that function's own
+   * Kubernetes group (`eks-graceful-drain:<function>`). Needs a cluster whose
+   * authentication mode is API or API_AND_CONFIG_MAP. Set to false for a
+   * CONFIG_MAP cluster and map the roles of the stack outputs in aws-auth
+   * instead. Either way, apply the manifests of lib/kubernetes/ to the cluster
+   * (README "Give the drain access to the cluster").
    * @default true
    */
   readonly createAccessEntries?: boolean;
@@ -116,10 +117,10 @@ export interface EksGracefulDrainProps {
  * lifecycle hook → EventBridge → start-drain → Step Functions workflow of small
  * Lambdas → CompleteLifecycleAction.
  *
- * The Kubernetes-facing Lambda roles get EKS access entries in the group
- * `eks-graceful-drain` (see `clusterAccess`, and `createAccessEntries` for
- * aws-auth clusters); the cluster must bind that group to the ClusterRole of
- * lib/kubernetes/rbac.yaml.
+ * The Kubernetes-facing Lambda roles get EKS access entries, each in a group
+ * of its own (see `clusterAccess`, and `createAccessEntries` for aws-auth
+ * clusters); the cluster binds each group to its ClusterRole with the
+ * manifests of lib/kubernetes/.
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
@@ -169,6 +170,7 @@ export class EksGracefulDrain extends Construct {
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
       clusterName: props.clusterName,
       functions: this.functions,
+      kubernetesFunctions: kubernetesFunctions(props.onDeadline ?? 'force-delete'),
       createAccessEntries: props.createAccessEntries ?? true,
     });
 
