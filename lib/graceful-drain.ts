@@ -28,6 +28,23 @@ export const FORMATS = {
     pattern: /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
     expected: 'the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>)',
   },
+  /** EKS: 1–100 characters, a letter or digit first, then letters, digits, - or _. */
+  clusterName: {
+    pattern: /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+    expected: 'an EKS cluster name (1–100 letters, digits, - or _, starting with a letter or digit)',
+  },
+  /**
+   * Auto Scaling: printable ASCII without a colon, at most 255. The name ends up
+   * in IAM resource ARNs and the rule pattern, so the IAM wildcards * and ? and
+   * the policy-variable sign $ are refused too: `*` would grant every group.
+   */
+  autoScalingGroupName: {
+    pattern: /^[\x21-\x7e]{1,255}$/,
+    forbidden: /[:*?$]/,
+    expected: 'Auto Scaling group names (1–255 printable ASCII characters, no spaces, and none of : * ? $)',
+  },
+  /** Auto Scaling: letters, digits, - _ and /, at most 255. */
+  existingLifecycleHookName: { pattern: /^[A-Za-z0-9_/-]{1,255}$/, expected: 'a lifecycle hook name (1–255 letters, digits, -, _ or /)' },
   /** CloudWatch: letters, digits, - and _, at most 255. */
   dashboardName: { pattern: /^[A-Za-z0-9_-]{1,255}$/, expected: '1–255 letters, digits, - or _' },
 } as const;
@@ -196,6 +213,11 @@ export class EksGracefulDrain extends Construct {
   }
 }
 
+/** An Auto Scaling group name that cannot widen an IAM ARN (see FORMATS.autoScalingGroupName). */
+export function isAutoScalingGroupName(name: string): boolean {
+  return FORMATS.autoScalingGroupName.pattern.test(name) && !FORMATS.autoScalingGroupName.forbidden.test(name);
+}
+
 /** Throws, naming the prop and what it accepts, on a value the deployment would reject or misbehave with. */
 export function validateProps(props: EksGracefulDrainProps): void {
   const fail = (name: string, expected: string, got: unknown): never => {
@@ -203,12 +225,19 @@ export function validateProps(props: EksGracefulDrainProps): void {
   };
   const known = (value: unknown): boolean => value !== undefined && !Token.isUnresolved(value);
 
-  if (typeof props.clusterName !== 'string' || props.clusterName === '') {
-    fail('clusterName', 'the name of an EKS cluster', props.clusterName);
+  // Names reach IAM ARNs, access entries and the rule pattern: checked, never wildcards.
+  if (typeof props.clusterName !== 'string' || !FORMATS.clusterName.pattern.test(props.clusterName)) {
+    fail('clusterName', FORMATS.clusterName.expected, props.clusterName);
   }
   if (!Array.isArray(props.autoScalingGroupNames) || props.autoScalingGroupNames.length === 0
-    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || name === '')) {
-    fail('autoScalingGroupNames', 'a non-empty list of Auto Scaling group names', props.autoScalingGroupNames);
+    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || !isAutoScalingGroupName(name))) {
+    fail('autoScalingGroupNames', `a non-empty list of ${FORMATS.autoScalingGroupName.expected}`, props.autoScalingGroupNames);
+  }
+  if (new Set(props.autoScalingGroupNames).size !== props.autoScalingGroupNames.length) {
+    fail('autoScalingGroupNames', 'a list without duplicates', props.autoScalingGroupNames);
+  }
+  if (known(props.existingLifecycleHookName) && !FORMATS.existingLifecycleHookName.pattern.test(props.existingLifecycleHookName!)) {
+    fail('existingLifecycleHookName', FORMATS.existingLifecycleHookName.expected, props.existingLifecycleHookName);
   }
   const inRange = (name: keyof typeof LIMITS, value: number | undefined, allowZero: boolean): void => {
     if (!known(value)) return;
@@ -224,7 +253,6 @@ export function validateProps(props: EksGracefulDrainProps): void {
   if (props.createAccessEntries !== undefined && typeof props.createAccessEntries !== 'boolean') {
     fail('createAccessEntries', 'true or false', props.createAccessEntries);
   }
-  if (props.existingLifecycleHookName === '') fail('existingLifecycleHookName', 'a hook name when set', '');
   if (props.metricsNamespace === '') fail('metricsNamespace', 'a non-empty CloudWatch namespace when set', '');
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {
     const value = props[name];

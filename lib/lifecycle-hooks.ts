@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CfnLifecycleHook } from 'aws-cdk-lib/aws-autoscaling';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -78,6 +78,10 @@ export class DrainLifecycleHooks extends Construct {
     this.rule = new events.Rule(this, 'TerminateLifecycleActionRule', {
       description: 'Starts draining an EKS node when its Auto Scaling group is about to terminate the instance',
       eventPattern: {
+        // Only this account's groups, in this region: an event forwarded from
+        // another account's or region's bus never starts a drain here.
+        account: [Stack.of(this).account],
+        region: [Stack.of(this).region],
         source: ['aws.autoscaling'],
         detailType: ['EC2 Instance-terminate Lifecycle Action'],
         detail: {

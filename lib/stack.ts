@@ -2,7 +2,7 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, FORMATS, LIMITS } from './graceful-drain';
+import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, FORMATS, isAutoScalingGroupName, LIMITS } from './graceful-drain';
 
 /** A context value that cannot become a prop: names the key and what it accepts. */
 export class ContextError extends Error {
@@ -39,7 +39,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     }
     return parsed;
   };
-  const formatted = (key: keyof typeof FORMATS): string | undefined => {
+  const formatted = (key: 'alarmTopicArn' | 'dashboardName' | 'existingLifecycleHookName'): string | undefined => {
     const value = text(key);
     if (value === undefined || value === '') return undefined;
     if (!FORMATS[key].pattern.test(value)) throw new ContextError(key, FORMATS[key].expected, value);
@@ -57,6 +57,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
 
   const clusterName = text('clusterName');
   if (!clusterName) throw new ContextError('clusterName', 'the name of the EKS cluster', raw('clusterName'));
+  if (!FORMATS.clusterName.pattern.test(clusterName)) throw new ContextError('clusterName', FORMATS.clusterName.expected, clusterName);
 
   const groups = raw('autoScalingGroupNames');
   const autoScalingGroupNames = (Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? groups.split(',') : [])
@@ -65,6 +66,8 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
   if (autoScalingGroupNames.length === 0) {
     throw new ContextError('autoScalingGroupNames', 'one or more Auto Scaling group names, comma separated', groups);
   }
+  const badGroup = autoScalingGroupNames.find((name) => !isAutoScalingGroupName(name));
+  if (badGroup !== undefined) throw new ContextError('autoScalingGroupNames', FORMATS.autoScalingGroupName.expected, badGroup);
 
   const onDeadline = text('onDeadline') ?? 'force-delete';
   if (!DEADLINE_POLICIES.includes(onDeadline as DeadlinePolicy)) {
@@ -77,7 +80,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     heartbeatTimeoutSeconds: seconds('heartbeatTimeoutSeconds', 1800, false),
     maxDrainSeconds: seconds('maxDrainSeconds', 0, true),
     onDeadline: onDeadline as DeadlinePolicy,
-    existingLifecycleHookName: text('existingLifecycleHookName'),
+    existingLifecycleHookName: formatted('existingLifecycleHookName'),
     metricsNamespace: text('metricsNamespace') ?? 'EksGracefulDrain',
     alarmTopicArn: formatted('alarmTopicArn'),
     dashboardName: formatted('dashboardName'),

@@ -66,6 +66,9 @@ describe('EksGracefulDrain template', () => {
       const rules = template.findResources('AWS::Events::Rule');
       expect(Object.values(rules)).toHaveLength(1);
       expect(Object.values(rules)[0].Properties.EventPattern).toEqual({
+        // Pinned: an event forwarded from another account or region starts nothing.
+        'account': [TEST_ACCOUNT],
+        'region': [TEST_REGION],
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
         'detail': {
