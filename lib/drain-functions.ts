@@ -46,6 +46,30 @@ const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
 };
 
+// ---- Reserved concurrency (issue 10.6) ----------------------------------------
+/**
+ * Default reserved concurrency of each function. A reservation is a floor and a
+ * ceiling: the account's other functions can never starve Heartbeat or Complete
+ * (an instance held past its hook), and a storm of terminations (an instance
+ * refresh of hundreds of nodes) cannot run hundreds of DrainSteps, each holding
+ * watches on the API server, nor eat the account's pool. A throttled step is
+ * retried by the workflow for minutes (LAMBDA_SERVICE_RETRY); a throttled
+ * start-drain event is retried by Lambda's asynchronous queue. 150 in all: the
+ * account needs a concurrency limit of 250 or more (Lambda keeps 100 unreserved).
+ */
+export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<DrainFunctionKey, number>> = {
+  startDrain: 5,
+  prepare: 10,
+  cordon: 10,
+  drainStep: 100,
+  heartbeat: 10,
+  applyDeadline: 5,
+  complete: 10,
+};
+/** The limits of one function's reservation (Lambda refuses 0 as "throttle everything" for us). */
+export const RESERVED_CONCURRENCY_LIMITS = { min: 1, max: 1000 } as const;
+// ------------------------------------------------------------------------------
+
 export interface DrainFunctionsProps {
   /** EKS cluster whose nodes are drained. */
   readonly clusterName: string;
@@ -68,6 +92,12 @@ export interface DrainFunctionsProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Reserved concurrency per function, over DEFAULT_RESERVED_CONCURRENCY; `false`
+   * reserves none (the functions share the account's unreserved pool).
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
 }
 
 /**
@@ -96,6 +126,7 @@ export class DrainFunctions extends Construct {
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
     };
 
+    const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
     const make = (key: DrainFunctionKey): NodejsFunction => {
       const spec = FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
@@ -117,6 +148,7 @@ export class DrainFunctions extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         timeout: spec.timeout,
+        reservedConcurrentExecutions: reserved?.[key],
         role,
         logGroup,
         environment: { ...commonEnvironment, ...extraEnvironment[key] },

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import { ClusterAccess, kubernetesFunctions } from './cluster-access';
-import { DrainFunctionKey, DrainFunctions } from './drain-functions';
+import { DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -127,6 +127,16 @@ export interface EksGracefulDrainProps {
    * @default true
    */
   readonly createAccessEntries?: boolean;
+  /**
+   * Reserved concurrency of each function (1–1000), over the defaults of
+   * DEFAULT_RESERVED_CONCURRENCY (drainStep 100, startDrain and applyDeadline 5,
+   * the others 10: 150 in all, so the account needs a concurrency limit of at
+   * least 250). It guarantees Heartbeat and Complete capacity whatever the
+   * account's other functions do, and caps what a storm of terminations can
+   * run at once; throttled steps are retried for minutes. `false` reserves none.
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
 }
 
 /**
@@ -181,6 +191,7 @@ export class EksGracefulDrain extends Construct {
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,
       startDrainMaxEventAge: this.lifecycleHooks.eventMaxAge,
       logRetention: props.logRetention,
+      reservedConcurrency: props.reservedConcurrency,
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
 
@@ -257,6 +268,15 @@ export function validateProps(props: EksGracefulDrainProps): void {
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {
     const value = props[name];
     if (known(value) && !FORMATS[name].pattern.test(value!)) fail(name, FORMATS[name].expected, value);
+  }
+  if (props.reservedConcurrency !== undefined && props.reservedConcurrency !== false) {
+    const { min, max } = RESERVED_CONCURRENCY_LIMITS;
+    for (const [key, value] of Object.entries(props.reservedConcurrency)) {
+      if (!['startDrain', 'prepare', 'cordon', 'drainStep', 'heartbeat', 'applyDeadline', 'complete'].includes(key)
+        || !Number.isInteger(value) || value! < min || value! > max) {
+        fail('reservedConcurrency', `false or a map of function (startDrain, prepare, cordon, drainStep, heartbeat, applyDeadline, complete) to an integer from ${min} to ${max}`, props.reservedConcurrency);
+      }
+    }
   }
   if (known(props.stateMachineName) && !/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName!)) {
     fail('stateMachineName', '1–80 letters, digits, - or _', props.stateMachineName);

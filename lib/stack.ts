@@ -2,7 +2,7 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, FORMATS, isAutoScalingGroupName, LIMITS } from './graceful-drain';
+import { DEADLINE_POLICIES, EksGracefulDrain, EksGracefulDrainProps, FORMATS, isAutoScalingGroupName, LIMITS, validateProps } from './graceful-drain';
 
 /** A context value that cannot become a prop: names the key and what it accepts. */
 export class ContextError extends Error {
@@ -74,6 +74,30 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     throw new ContextError('onDeadline', `one of ${DEADLINE_POLICIES.join(' | ')}`, onDeadline);
   }
 
+  // ---- reservedConcurrency: "none"/"false", or "drainStep=50,prepare=5" (cdk.json: false or an object)
+  const concurrency = raw('reservedConcurrency');
+  let reservedConcurrency: EksGracefulDrainProps['reservedConcurrency'];
+  if (concurrency === false || (typeof concurrency === 'string' && ['none', 'false'].includes(concurrency.trim().toLowerCase()))) {
+    reservedConcurrency = false;
+  } else if (typeof concurrency === 'object' && concurrency !== null && !Array.isArray(concurrency)) {
+    reservedConcurrency = concurrency as Record<string, number>;
+  } else if (typeof concurrency === 'string') {
+    const pairs = concurrency.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => /^(\w+)\s*=\s*(\d+)$/.exec(pair));
+    if (pairs.some((pair) => pair === null)) {
+      throw new ContextError('reservedConcurrency', '"none", or function=count pairs, comma separated (e.g. drainStep=50,prepare=5)', concurrency);
+    }
+    reservedConcurrency = Object.fromEntries(pairs.map((pair) => [pair![1], Number(pair![2])]));
+  } else if (concurrency !== undefined) {
+    throw new ContextError('reservedConcurrency', '"none", or function=count pairs, comma separated', concurrency);
+  }
+  if (reservedConcurrency) {
+    try {
+      validateProps({ clusterName, autoScalingGroupNames, reservedConcurrency });
+    } catch (error) {
+      throw new ContextError('reservedConcurrency', (error as Error).message.replace(/^.*must be (.*) \(got.*$/, '$1'), concurrency);
+    }
+  }
+
   return {
     clusterName,
     autoScalingGroupNames,
@@ -86,6 +110,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     dashboardName: formatted('dashboardName'),
     // Unset stays undefined: the construct's default (true) applies.
     createAccessEntries: flag('createAccessEntries'),
+    ...(reservedConcurrency !== undefined && { reservedConcurrency }),
   };
 }
 

@@ -42,6 +42,20 @@ describe('context → props', () => {
     });
   });
 
+  test.each([
+    ['none', false],
+    [' FALSE ', false],
+    [false, false],
+    ['drainStep=50, prepare=5', { drainStep: 50, prepare: 5 }],
+    [{ complete: 20 }, { complete: 20 }],
+  ])('reservedConcurrency %j → %j', (value, expected) => {
+    expect(propsFrom({ ...required, reservedConcurrency: value }).reservedConcurrency).toEqual(expected);
+  });
+
+  test.each([['drainStep=0'], ['drainStep'], ['nope=3'], [12]])('reservedConcurrency %j is refused', (value) => {
+    expect(() => propsFrom({ ...required, reservedConcurrency: value })).toThrow(/"reservedConcurrency": expected/);
+  });
+
   test('cdk.json may give numbers and lists', () => {
     expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 }))
       .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
