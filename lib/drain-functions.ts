@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -98,6 +99,19 @@ export interface DrainFunctionsProps {
    * @default DEFAULT_RESERVED_CONCURRENCY
    */
   readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /** The VPC, subnets and security groups of the Kubernetes-facing functions (private clusters). */
+  readonly network?: DrainFunctionsNetwork;
+}
+
+// ---- Private clusters (issue 10.7) ------------------------------------------------
+/** Where the Kubernetes-facing functions run, for a cluster whose API endpoint is private. */
+export interface DrainFunctionsNetwork {
+  /** The VPC to run them in (the cluster's, or one routed to it). */
+  readonly vpc: ec2.IVpc;
+  /** @default - the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - one security group per function, all outbound allowed, no inbound */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -127,6 +141,8 @@ export class DrainFunctions extends Construct {
     };
 
     const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
+    // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
+    const inVpc: DrainFunctionKey[] = kubernetesFunctions(props.onDeadline);
     const make = (key: DrainFunctionKey): NodejsFunction => {
       const spec = FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
@@ -149,6 +165,11 @@ export class DrainFunctions extends Construct {
         memorySize: 256,
         timeout: spec.timeout,
         reservedConcurrentExecutions: reserved?.[key],
+        ...(props.network && inVpc.includes(key) && {
+          vpc: props.network.vpc,
+          vpcSubnets: props.network.vpcSubnets,
+          securityGroups: props.network.securityGroups,
+        }),
         role,
         logGroup,
         environment: { ...commonEnvironment, ...extraEnvironment[key] },
@@ -236,10 +257,29 @@ export class DrainFunctions extends Construct {
         });
       }
     }
-    Validations.of(fns.prepare.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
-    });
+    // A function in a VPC manages its network interfaces with its own role (our
+    // roles do not get AWSLambdaVPCAccessExecutionRole): the actions that
+    // managed policy grants, which support no resource-level permissions.
+    if (props.network) {
+      for (const key of inVpc) {
+        fns[key].addToRolePolicy(new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }));
+      }
+    }
+    for (const key of new Set<DrainFunctionKey>(['prepare', ...(props.network ? inVpc : [])])) {
+      Validations.of(fns[key].role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: [
+          ...(key === 'prepare' ? ['autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.'] : []),
+          ...(props.network ? ['The network-interface actions a function in a VPC needs (those of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions.'] : []),
+        ].join(' '),
+      });
+    }
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-L1',

@@ -1,5 +1,6 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -137,6 +138,26 @@ export interface EksGracefulDrainProps {
    * @default DEFAULT_RESERVED_CONCURRENCY
    */
   readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /**
+   * Run the functions that call the Kubernetes API (prepare, cordon,
+   * drain-step, apply-deadline) in this VPC: needed when the cluster's API
+   * endpoint is private. They then need a route to the endpoint (the cluster
+   * security group must admit HTTPS from `securityGroups`) and to the AWS APIs
+   * they call: eks, autoscaling and ec2 (VPC endpoints or a NAT; README
+   * "Private clusters"). The other functions stay outside the VPC.
+   * @default - outside any VPC (the cluster's public endpoint)
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of those functions in `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of those functions in `vpc`.
+   * @default - one per function, all outbound traffic allowed, nothing inbound
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -192,6 +213,7 @@ export class EksGracefulDrain extends Construct {
       startDrainMaxEventAge: this.lifecycleHooks.eventMaxAge,
       logRetention: props.logRetention,
       reservedConcurrency: props.reservedConcurrency,
+      network: props.vpc && { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups },
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
 
@@ -268,6 +290,9 @@ export function validateProps(props: EksGracefulDrainProps): void {
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {
     const value = props[name];
     if (known(value) && !FORMATS[name].pattern.test(value!)) fail(name, FORMATS[name].expected, value);
+  }
+  if (!props.vpc && (props.vpcSubnets !== undefined || props.securityGroups !== undefined)) {
+    fail('vpc', 'set when vpcSubnets or securityGroups are', undefined);
   }
   if (props.reservedConcurrency !== undefined && props.reservedConcurrency !== false) {
     const { min, max } = RESERVED_CONCURRENCY_LIMITS;

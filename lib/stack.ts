@@ -1,4 +1,5 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Node } from 'constructs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
@@ -17,7 +18,14 @@ export class ContextError extends Error {
  * Reads the deployment's settings from CDK context (`-c key=value`; values from
  * the command line are strings, values from cdk.json may be numbers or lists).
  */
-export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
+/** The network of a private cluster, by id (the stack turns them into constructs without a lookup). */
+export interface ContextNetwork {
+  vpcId: string;
+  subnetIds: string[];
+  securityGroupIds?: string[];
+}
+
+export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { network?: ContextNetwork } {
   const raw = (key: string): unknown => {
     const value = node.tryGetContext(key);
     return value === '' ? undefined : value;
@@ -98,7 +106,24 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     }
   }
 
+  // ---- Private clusters: vpcId, subnetIds, securityGroupIds (comma separated)
+  const ids = (key: string, pattern: RegExp, expected: string): string[] | undefined => {
+    const value = raw(key);
+    if (value === undefined) return undefined;
+    const list = (Array.isArray(value) ? value.map(String) : String(value).split(',')).map((id) => id.trim()).filter(Boolean);
+    if (list.length === 0 || list.some((id) => !pattern.test(id))) throw new ContextError(key, expected, value);
+    return list;
+  };
+  const vpcId = ids('vpcId', /^vpc-[0-9a-f]{8,17}$/, 'a VPC id (vpc-…)');
+  const subnetIds = ids('subnetIds', /^subnet-[0-9a-f]{8,17}$/, 'subnet ids (subnet-…), comma separated');
+  const securityGroupIds = ids('securityGroupIds', /^sg-[0-9a-f]{8,17}$/, 'security group ids (sg-…), comma separated');
+  if (vpcId && vpcId.length > 1) throw new ContextError('vpcId', 'one VPC id', raw('vpcId'));
+  if (vpcId && !subnetIds) throw new ContextError('subnetIds', 'the subnets of vpcId the functions run in, comma separated', undefined);
+  if (!vpcId && (subnetIds || securityGroupIds)) throw new ContextError('vpcId', 'the VPC of subnetIds and securityGroupIds', undefined);
+  const network = vpcId && subnetIds ? { vpcId: vpcId[0], subnetIds, securityGroupIds } : undefined;
+
   return {
+    ...(network && { network }),
     clusterName,
     autoScalingGroupNames,
     heartbeatTimeoutSeconds: seconds('heartbeatTimeoutSeconds', 1800, false),
@@ -123,6 +148,17 @@ export class EksGracefulDrainStack extends Stack {
       description: 'eks-graceful-drain: drains EKS nodes before Auto Scaling terminates their instances',
       ...props,
     });
-    this.drain = new EksGracefulDrain(this, 'EksGracefulDrain', drainPropsFromContext(this.node));
+    const { network, ...drainProps } = drainPropsFromContext(this.node);
+    this.drain = new EksGracefulDrain(this, 'EksGracefulDrain', { ...drainProps, ...(network && this.networkProps(network)) });
+  }
+
+  /** VPC, subnets and security groups by id, with no lookup (synth stays offline). */
+  private networkProps(network: ContextNetwork): Pick<EksGracefulDrainProps, 'vpc' | 'vpcSubnets' | 'securityGroups'> {
+    const subnets = network.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id));
+    return {
+      vpc: ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: network.vpcId, availabilityZones: this.availabilityZones }),
+      vpcSubnets: { subnets },
+      securityGroups: network.securityGroupIds?.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, id, { mutable: false })),
+    };
   }
 }
