@@ -249,7 +249,7 @@ export class DrainFunctions extends Construct {
     // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
+    for (const key of ['complete', 'heartbeat'] as const) {
       for (const name of props.autoScalingGroupNames) {
         Validations.of(fns[key].role!).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
