@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import { ClusterAccess, kubernetesFunctions } from './cluster-access';
-import { DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
+import { DEFAULT_RESERVED_CONCURRENCY, DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -297,9 +297,9 @@ export function validateProps(props: EksGracefulDrainProps): void {
   if (props.reservedConcurrency !== undefined && props.reservedConcurrency !== false) {
     const { min, max } = RESERVED_CONCURRENCY_LIMITS;
     for (const [key, value] of Object.entries(props.reservedConcurrency)) {
-      if (!['startDrain', 'prepare', 'cordon', 'drainStep', 'heartbeat', 'applyDeadline', 'complete'].includes(key)
+      if (!(key in DEFAULT_RESERVED_CONCURRENCY)
         || !Number.isInteger(value) || value! < min || value! > max) {
-        fail('reservedConcurrency', `false or a map of function (startDrain, prepare, cordon, drainStep, heartbeat, applyDeadline, complete) to an integer from ${min} to ${max}`, props.reservedConcurrency);
+        fail('reservedConcurrency', `false or a map of function (${Object.keys(DEFAULT_RESERVED_CONCURRENCY).join(', ')}) to an integer from ${min} to ${max}`, props.reservedConcurrency);
       }
     }
   }
