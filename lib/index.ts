@@ -9,7 +9,16 @@
  */
 export { EksGracefulDrain, type EksGracefulDrainProps } from './graceful-drain';
 export type { DeadlinePolicy } from '../lambda/core/drain-state';
-export { ClusterAccess, KUBERNETES_FUNCTIONS, KUBERNETES_GROUP, type KubernetesFunctionKey } from './cluster-access';
+export {
+  ClusterAccess,
+  KUBERNETES_FUNCTIONS,
+  KUBERNETES_GROUPS,
+  KUBERNETES_MANIFESTS,
+  kubernetesFunctions,
+  kubernetesManifests,
+  type KubernetesFunctionKey,
+} from './cluster-access';
+export { DEFAULT_RESERVED_CONCURRENCY } from './drain-functions';
 export { DrainFunctions, type DrainFunctionKey } from './drain-functions';
 export { DEFAULT_LIFECYCLE_HOOK_NAME, DrainLifecycleHooks } from './lifecycle-hooks';
 export { DrainMonitoring, type DrainAlarms } from './drain-monitoring';

@@ -57,7 +57,7 @@ test('npm pack → npm install in a fresh CDK app → cdk synth of the user\'s o
   // Pack (prepack builds the function bundles and the JavaScript with declarations).
   const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], ROOT)) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = packed.files.map((file) => file.path);
-  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/functions/heartbeat/index.mjs', 'lib/kubernetes/rbac.yaml']));
+  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/functions/heartbeat/index.mjs', 'dist/lib/kubernetes/rbac.yaml']));
   expect(files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
   expect(files.filter((file) => /^(test|sim|bench|scripts|dist\/meta)\//.test(file))).toEqual([]);
 
@@ -80,6 +80,10 @@ test('npm pack → npm install in a fresh CDK app → cdk synth of the user\'s o
     run('npm', [...install, '--prefer-offline'], app);
   }
   expect(fs.existsSync(path.join(app, 'node_modules', 'esbuild'))).toBe(false);
+  // The Kubernetes manifests the construct names are where it says.
+  const manifests = JSON.parse(run(process.execPath, ['-e', "console.log(JSON.stringify(require('eks-graceful-drain').kubernetesManifests('force-delete')))"], app)) as string[];
+  expect(manifests.length).toBeGreaterThan(0);
+  for (const manifest of manifests) expect([manifest, fs.existsSync(manifest)]).toEqual([manifest, true]);
 
   // The user's TypeScript compiles against the package's declarations, then synthesizes.
   fs.writeFileSync(path.join(app, 'app.ts'), USER_APP);

@@ -72,12 +72,13 @@ test('cdk-nag finds nothing unacknowledged in the construct when the group is a 
 
 describe('a bad prop fails synth with one line naming it', () => {
   test.each<[string, (parts: ReturnType<typeof userStack>) => Partial<EksGracefulDrainProps>, RegExp]>([
-    ['no cluster', ({ nodes }) => ({ autoScalingGroups: [nodes] }), /^EksGracefulDrain: cluster must be an eks\.ICluster or the name of an EKS cluster \(got undefined\)$/],
+    ['no cluster', ({ nodes }) => ({ autoScalingGroups: [nodes] }), /^EksGracefulDrain: cluster must be an eks\.ICluster or an EKS cluster name .* \(got undefined\)$/],
     ['a number as cluster', ({ nodes }) => ({ cluster: 42 as never, autoScalingGroups: [nodes] }), /^EksGracefulDrain: cluster must be .* \(got 42\)$/],
     ['a VPC as cluster', ({ vpc, nodes }) => ({ cluster: vpc as never, autoScalingGroups: [nodes] }), /^EksGracefulDrain: cluster must be .* \(got the construct UserStack\/Vpc\)$/],
     ['no groups', ({ cluster }) => ({ cluster }), /^EksGracefulDrain: autoScalingGroups must be a non-empty list .* \(got undefined\)$/],
     ['a VPC among the groups', ({ cluster, nodes, vpc }) => ({ cluster, autoScalingGroups: [nodes, vpc as never] }), /autoScalingGroups must be .* \(got \[the construct UserStack\/Nodes, the construct UserStack\/Vpc\]\)$/],
     ['a blank group name', ({ cluster }) => ({ cluster, autoScalingGroups: [' '] }), /autoScalingGroups must be .* \(got \[" "\]\)$/],
+    ['a wildcard group name', ({ cluster }) => ({ cluster, autoScalingGroups: ['asg-*'] }), /^EksGracefulDrain: autoScalingGroups must be .* \(got \["asg-\*"\]\)$/],
     ['a heartbeat of 5 s', ({ cluster, nodes }) => ({ cluster, autoScalingGroups: [nodes], heartbeatTimeoutSeconds: 5 }), /^EksGracefulDrain: heartbeatTimeoutSeconds must be an integer number of seconds from 120 to 7200 \(got 5\)$/],
   ])('%s', (_, props, message) => {
     const parts = userStack();
