@@ -7,7 +7,10 @@
  * pods: one replica of each of DEPLOYMENTS Deployments spread over all the
  * draining nodes (4 namespaces), each Deployment behind a PDB maxUnavailable
  * 10%, so every drain shares every budget with every other. Replacements
- * start on SPARES new nodes and are Ready 5 s later; an evicted pod stops in 3 s.
+ * start on as many new nodes (launched first, as an instance refresh does) and
+ * are Ready 5 s later; an evicted pod stops in 3 s. (With few spare nodes the
+ * scheduler puts replacements on nodes not yet cordoned, which then have more
+ * pods to evict: 100 nodes with 10 spares drained 3,677 pods for 2,000.)
  *
  * The services' limits are enforced (sim/workflow/local-workflow.ts
  * ServiceLimits, sim/kube/flow-control.ts): Lambda concurrency (account pool
@@ -49,7 +52,8 @@ const HOOK = 'eks-graceful-drain';
 const NAMESPACES = 4;
 const DEPLOYMENTS = 20;
 const PODS_PER_NODE = DEPLOYMENTS;
-const SPARES = Math.max(10, Math.ceil(NODES / 10));
+/** New instances launched first, as an instance refresh does: the replacements land there, not on nodes about to go. */
+const SPARES = NODES;
 const READY_AFTER_SECONDS = 5;
 const SHUTDOWN_SECONDS = 3;
 const MAX_UNAVAILABLE = '10%';
