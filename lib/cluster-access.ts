@@ -16,13 +16,14 @@ export const KUBERNETES_GROUP = 'eks-graceful-drain';
  * complete only talk to AWS APIs and get no Kubernetes identity.
  */
 export const KUBERNETES_FUNCTIONS = ['prepare', 'cordon', 'drainStep', 'applyDeadline'] as const satisfies readonly DrainFunctionKey[];
-export type KubernetesFunctionKey = (typeof KUBERNETES_FUNCTIONS)[number];
+/** node-marks (warm-pool returns, rebalance cordons) exists only when one of those features is on. */
+export type KubernetesFunctionKey = (typeof KUBERNETES_FUNCTIONS)[number] | 'nodeMarks';
 
 export interface ClusterAccessProps {
   /** Name of the EKS cluster the functions call. */
   readonly clusterName: string;
   /** The drain's functions; those in {@link KUBERNETES_FUNCTIONS} must have a role. */
-  readonly functions: Record<KubernetesFunctionKey, IFunction>;
+  readonly functions: Record<Exclude<KubernetesFunctionKey, 'nodeMarks'>, IFunction> & { readonly nodeMarks?: IFunction };
   /**
    * Create an EKS access entry for each Kubernetes-facing role. Needs a cluster
    * whose authentication mode is API or API_AND_CONFIG_MAP; with CONFIG_MAP, turn
@@ -53,8 +54,9 @@ export class ClusterAccess extends Construct {
 
     this.roleArns = {} as Record<KubernetesFunctionKey, string>;
     this.accessEntries = {};
-    for (const key of KUBERNETES_FUNCTIONS) {
-      const role = props.functions[key].role;
+    const keys: KubernetesFunctionKey[] = [...KUBERNETES_FUNCTIONS, ...(props.functions.nodeMarks ? ['nodeMarks' as const] : [])];
+    for (const key of keys) {
+      const role = props.functions[key]!.role;
       if (!role) throw new Error(`ClusterAccess: the ${key} function has no role to map into the cluster`);
       const name = pascal(key);
       this.roleArns[key] = role.roleArn;

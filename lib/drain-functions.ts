@@ -16,7 +16,11 @@ export type DrainFunctionKey =
   | 'drainStep'
   | 'heartbeat'
   | 'applyDeadline'
-  | 'complete';
+  | 'complete'
+  | 'sweep';
+
+/** Functions created only when a feature needs them (warm pools, rebalance cordons). */
+export type OptionalFunctionKey = 'nodeMarks';
 
 interface FunctionSpec {
   /** File under lambda/handlers. */
@@ -43,6 +47,11 @@ const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   heartbeat: { entry: 'heartbeat.ts', timeout: Duration.seconds(30), description: 'Extends the lifecycle action while the drain goes on' },
   applyDeadline: { entry: 'apply-deadline.ts', timeout: Duration.seconds(30), description: 'Applies the onDeadline policy when the drain runs out of time' },
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
+  sweep: { entry: 'sweep.ts', timeout: Duration.seconds(120), description: 'Starts a drain for any instance held by the hook that has none (a lost event)' },
+};
+
+const OPTIONAL_FUNCTIONS: Record<OptionalFunctionKey, FunctionSpec> = {
+  nodeMarks: { entry: 'node-marks.ts', timeout: Duration.seconds(30), description: 'Lifts the drain cordon of a node back from a warm pool; cordons on a rebalance recommendation' },
 };
 
 export interface DrainFunctionsProps {
@@ -54,6 +63,12 @@ export interface DrainFunctionsProps {
   readonly onDeadline: DeadlinePolicy;
   /** Drain time limit in seconds; 0 means the hook's global timeout. */
   readonly maxDrainSeconds: number;
+  /** Our terminate hook's name: heartbeats and completions name it, events must name it. */
+  readonly lifecycleHookName: string;
+  /** Our launch hook's name, with warm pools. */
+  readonly launchHookName?: string;
+  /** Create the node-marks function (warm-pool returns, rebalance cordons). */
+  readonly nodeMarks?: boolean;
   /** CloudWatch metrics namespace for the functions' Powertools metrics. */
   readonly metricsNamespace: string;
   /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
@@ -74,7 +89,7 @@ export interface DrainFunctionsProps {
  * AWS managed policy) and log group.
  */
 export class DrainFunctions extends Construct {
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, NodejsFunction> & Partial<Record<OptionalFunctionKey, NodejsFunction>>;
 
   constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
     super(scope, id);
@@ -84,19 +99,25 @@ export class DrainFunctions extends Construct {
       CLUSTER_NAME: props.clusterName,
       DEADLINE_POLICY: props.onDeadline,
       MAX_DRAIN_SECONDS: String(props.maxDrainSeconds),
+      // What a drain may act on comes from here, never from an event or an execution input.
+      AUTO_SCALING_GROUP_NAMES: props.autoScalingGroupNames.join(','),
+      LIFECYCLE_HOOK_NAME: props.lifecycleHookName,
+      ACCOUNT_ID: stack.account,
       POWERTOOLS_SERVICE_NAME: 'eks-graceful-drain',
       POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
       // Stack traces point at the TypeScript sources (the bundle ships its source map).
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const extraEnvironment: Partial<Record<DrainFunctionKey, Record<string, string>>> = {
+    const extraEnvironment: Partial<Record<DrainFunctionKey | OptionalFunctionKey, Record<string, string>>> = {
       // How long one DrainStep watches pods leave before returning (within its 3-minute timeout).
       drainStep: { WATCH_SECONDS: '60' },
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
+      sweep: { STATE_MACHINE_ARN: props.stateMachineArn },
+      ...(props.launchHookName ? { nodeMarks: { LAUNCH_HOOK_NAME: props.launchHookName } } : {}),
     };
 
-    const make = (key: DrainFunctionKey): NodejsFunction => {
-      const spec = FUNCTIONS[key];
+    const make = (key: DrainFunctionKey | OptionalFunctionKey): NodejsFunction => {
+      const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       });
@@ -154,6 +175,8 @@ export class DrainFunctions extends Construct {
       heartbeat: make('heartbeat'),
       applyDeadline: make('applyDeadline'),
       complete: make('complete'),
+      sweep: make('sweep'),
+      ...(props.nodeMarks ? { nodeMarks: make('nodeMarks') } : {}),
     };
     const fns = this.functions;
 
@@ -189,13 +212,61 @@ export class DrainFunctions extends Construct {
       actions: ['states:StartExecution'],
       resources: [props.stateMachineArn],
     }));
+    fns.sweep.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [props.stateMachineArn],
+    }));
+    // A Spot warning during a lifecycle drain: find the running execution and stop it (the Spot drain takes over).
+    fns.startDrain.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:ListExecutions'],
+      resources: [props.stateMachineArn],
+    }));
+    const executionsArn = `${props.stateMachineArn.replace(':stateMachine:', ':execution:')}:*`;
+    fns.startDrain.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StopExecution'],
+      resources: [executionsArn],
+    }));
+    // Re-derive, never trust: every function that acts on an instance reads its
+    // group and lifecycle state, its Spot request and, to start or time a drain,
+    // the termination's scaling activity. None of these reads supports
+    // resource-level permissions.
+    const identityReads: Array<[DrainFunctionKey | OptionalFunctionKey, string[]]> = [
+      ['startDrain', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['sweep', ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['prepare', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeSpotInstanceRequests']],
+      ['cordon', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['drainStep', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['applyDeadline', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['nodeMarks', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+    ];
+    for (const [key, actions] of identityReads) {
+      const fn = fns[key];
+      if (!fn) continue;
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: ['*'] }));
+      if (key !== 'prepare') {
+        Validations.of(fn.role!).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'Auto Scaling and EC2 Describe* calls support no resource-level permissions; all are read-only, and they are how the function re-checks what its input claims.',
+        });
+      }
+    }
+    if (fns.nodeMarks) {
+      fns.nodeMarks.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: autoScalingGroupArns,
+      }));
+      fns.nodeMarks.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [clusterArn],
+      }));
+    }
 
     // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
+    for (const key of ['complete', 'heartbeat', ...(fns.nodeMarks ? ['nodeMarks' as const] : [])] as const) {
       for (const name of props.autoScalingGroupNames) {
-        Validations.of(fns[key].role!).acknowledge({
+        Validations.of(fns[key]!.role!).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
           reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
         });
@@ -203,7 +274,11 @@ export class DrainFunctions extends Construct {
     }
     Validations.of(fns.prepare.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
+      reason: 'autoscaling:DescribeLifecycleHooks, DescribeAutoScalingInstances, DescribeScalingActivities and ec2:DescribeInstances, DescribeSpotInstanceRequests support no resource-level permissions; all are read-only.',
+    });
+    Validations.of(fns.startDrain.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${executionsArn.replace(stack.partition, '<AWS::Partition>').replace(stack.region, region).replace(stack.account, account)}]`,
+      reason: 'states:StopExecution on the executions of our own state machine only: a Spot warning stops the lifecycle drain it replaces.',
     });
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge({

@@ -138,10 +138,13 @@ export class DrainWorkflow extends Construct {
 
     const next = (value: string): sfn.Condition => sfn.Condition.stringEquals('$.next', value);
 
-    prepare.next(new sfn.Choice(this, 'RouteAfterPrepare', { comment: 'No node for this instance: nothing to drain.' })
+    prepare.next(new sfn.Choice(this, 'RouteAfterPrepare', { comment: 'No node for this instance: nothing to drain. Not an instance a drain may touch: done, nothing completed.' })
       .when(next('complete'), complete)
+      .when(next('done'), done)
       .otherwise(cordon));
-    cordon.next(drainStep);
+    cordon.next(new sfn.Choice(this, 'RouteAfterCordon', { comment: 'The instance is no longer held for us: done.' })
+      .when(next('done'), done)
+      .otherwise(drainStep));
     drainStep.next(new sfn.Choice(this, 'RouteAfterDrainStep')
       .when(next('complete'), complete)
       .when(next('deadline'), applyDeadline)
@@ -155,6 +158,7 @@ export class DrainWorkflow extends Construct {
       .otherwise(waitForPods));
     applyDeadline.next(new sfn.Choice(this, 'RouteAfterDeadline')
       .when(next('complete'), complete)
+      .when(next('done'), done)
       .when(next('heartbeat'), heartbeat)
       .otherwise(waitForPods));
 

@@ -7,7 +7,8 @@ import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import { ClusterAccess } from './cluster-access';
-import { DrainFunctionKey, DrainFunctions } from './drain-functions';
+import { DrainFunctionKey, DrainFunctions, OptionalFunctionKey } from './drain-functions';
+import { DrainSweep } from './drain-sweep';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -20,6 +21,8 @@ export const LIMITS = {
   heartbeatTimeoutSeconds: { min: MIN_HEARTBEAT_TIMEOUT_SECONDS, max: 7200 },
   /** A drain shorter than a minute cannot evict anything gracefully; 48 h is the hook's global cap. */
   maxDrainSeconds: { min: 60, max: 172_800 },
+  /** A lost event must be recovered within 10 minutes. */
+  sweepIntervalMinutes: { min: 1, max: 10 },
 } as const;
 
 /** Formats of the props that name things, shared with the stack's context parsing. */
@@ -106,6 +109,32 @@ export interface EksGracefulDrainProps {
    * @default true
    */
   readonly createAccessEntries?: boolean;
+  /**
+   * Drain a Spot instance of the groups on EC2's two-minute interruption
+   * warning (evict at once, force-delete with clamped grace before the end,
+   * no heartbeats). A lifecycle drain under way switches to that budget.
+   * @default true
+   */
+  readonly spotInterruptions?: boolean;
+  /**
+   * The groups use warm pools with ReuseOnScaleIn: a launch hook
+   * (`eks-graceful-drain-launch`) and rule are created so that a node back
+   * from the pool gets the drain's cordon, taint and label lifted. Scale-ins
+   * to the pool are drained either way.
+   * @default false
+   */
+  readonly warmPools?: boolean;
+  /**
+   * Cordon a node when EC2 sends a rebalance recommendation for its Spot instance.
+   * @default false
+   */
+  readonly cordonOnRebalanceRecommendation?: boolean;
+  /**
+   * Minutes between sweeps (1–10), which start a drain for any instance held
+   * by the hook whose event was lost.
+   * @default 5
+   */
+  readonly sweepIntervalMinutes?: number;
 }
 
 /**
@@ -120,7 +149,9 @@ export interface EksGracefulDrainProps {
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, NodejsFunction> & Partial<Record<OptionalFunctionKey, NodejsFunction>>;
+  /** The schedule that recovers lost events. */
+  public readonly sweep: DrainSweep;
   public readonly workflow: DrainWorkflow;
   public readonly stateMachine: sfn.StateMachine;
   /** The roles' identity in the cluster: access entries (unless turned off), role ARNs, Kubernetes group. */
@@ -148,6 +179,9 @@ export class EksGracefulDrain extends Construct {
       autoScalingGroupNames: props.autoScalingGroupNames,
       heartbeatTimeoutSeconds,
       existingLifecycleHookName: props.existingLifecycleHookName,
+      spotInterruptions: props.spotInterruptions,
+      warmPools: props.warmPools,
+      cordonOnRebalanceRecommendation: props.cordonOnRebalanceRecommendation,
     });
 
     this.functions = new DrainFunctions(this, 'Functions', {
@@ -155,6 +189,9 @@ export class EksGracefulDrain extends Construct {
       autoScalingGroupNames: props.autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
+      lifecycleHookName: this.lifecycleHooks.lifecycleHookName,
+      launchHookName: this.lifecycleHooks.launchHookName,
+      nodeMarks: Boolean(props.warmPools || props.cordonOnRebalanceRecommendation),
       metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
       stateMachineArn,
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,
@@ -162,6 +199,8 @@ export class EksGracefulDrain extends Construct {
       logRetention: props.logRetention,
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
+    if (this.functions.nodeMarks) this.lifecycleHooks.nodeMarksWith(this.functions.nodeMarks);
+    this.sweep = new DrainSweep(this, 'Sweep', { sweep: this.functions.sweep, intervalMinutes: props.sweepIntervalMinutes ?? 5 });
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
       clusterName: props.clusterName,
@@ -209,15 +248,16 @@ export function validateProps(props: EksGracefulDrainProps): void {
     if (!known(value)) return;
     const { min, max } = LIMITS[name];
     const ok = Number.isInteger(value) && ((allowZero && value === 0) || (value! >= min && value! <= max));
-    if (!ok) fail(name, `an integer number of seconds from ${min} to ${max}${allowZero ? ', or 0' : ''}`, value);
+    if (!ok) fail(name, `an integer number of ${name.endsWith('Minutes') ? 'minutes' : 'seconds'} from ${min} to ${max}${allowZero ? ', or 0' : ''}`, value);
   };
   inRange('heartbeatTimeoutSeconds', props.heartbeatTimeoutSeconds, false);
   inRange('maxDrainSeconds', props.maxDrainSeconds, true);
+  inRange('sweepIntervalMinutes', props.sweepIntervalMinutes, false);
   if (props.onDeadline !== undefined && !DEADLINE_POLICIES.includes(props.onDeadline)) {
     fail('onDeadline', `one of ${DEADLINE_POLICIES.join(', ')}`, props.onDeadline);
   }
-  if (props.createAccessEntries !== undefined && typeof props.createAccessEntries !== 'boolean') {
-    fail('createAccessEntries', 'true or false', props.createAccessEntries);
+  for (const name of ['createAccessEntries', 'spotInterruptions', 'warmPools', 'cordonOnRebalanceRecommendation'] as const) {
+    if (props[name] !== undefined && typeof props[name] !== 'boolean') fail(name, 'true or false', props[name]);
   }
   if (props.existingLifecycleHookName === '') fail('existingLifecycleHookName', 'a hook name when set', '');
   if (props.metricsNamespace === '') fail('metricsNamespace', 'a non-empty CloudWatch namespace when set', '');

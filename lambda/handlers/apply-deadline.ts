@@ -12,12 +12,25 @@ import { HISTORY_EVENTS } from '../core/history-budget';
 import { MIN_WAIT_MS } from '../core/pacing';
 import { forceDeletePods } from '../adapters/kube-drain';
 import { withRealDeps } from './deps';
+import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy', async (state, deps, timeLeftMs) => {
+export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy', async (input, deps, timeLeftMs) => {
   const { clock, logger, metrics } = deps;
-  const deadline = state.deadline;
+  // Identity: the instance checked again, its node, deadline and policy derived
+  // afresh (Auto Scaling, EC2, the cluster, this function's configuration).
+  const check = await checkInstance(deps, input.action?.instanceId);
+  if (!check.ok) return refused(input, check, deps);
+  const derived = await deriveDrain(deps, check.target, { tokenHash: input.action.tokenHash });
+  const node = await nodeOf(deps, check.target, timeLeftMs);
+  if (!node) return { ...input, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } };
+  if (clock.now() < Date.parse(derived.deadline.actAt)) {
+    logger.warn('the deadline is not reached yet: nothing forced', { actAt: derived.deadline.actAt });
+    return { ...input, nodeName: node.name, deadline: derived.deadline, next: 'wait', waitUntil: derived.deadline.actAt };
+  }
+  const state: DrainState = { ...input, nodeName: node.name, spot: derived.spot, deadline: { ...derived.deadline, actedAt: input.deadline?.actedAt } };
+  const deadline = state.deadline!;
   if (!deadline || !state.nodeName) throw new Error('ApplyDeadlinePolicy needs the node and deadline from Prepare');
   count(metrics, Metric.DeadlinesReached);
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;

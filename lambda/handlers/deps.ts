@@ -13,7 +13,7 @@ import { HISTORY_EVENTS_BUDGET } from '../core/history-budget';
 import type { DeadlinePolicy } from '../core/drain-state';
 import { createClusterInfoProvider, createEksTokenProvider } from '../adapters/eks-auth';
 import { DrainExecutions } from '../adapters/executions';
-import { privateDnsName } from '../adapters/instances';
+import { describeInstance, spotRequestStatus, type Ec2Instance, type SpotRequestStatus } from '../adapters/instances';
 import { KubeClient, type KubeCredentials } from '../adapters/kube-client';
 import { LifecycleHooks, createAutoScalingClient } from '../adapters/lifecycle';
 import { ConfigurationError } from '../adapters/errors';
@@ -29,6 +29,15 @@ export interface HandlerConfig {
   stateMachineArn?: string;
   /** History events per execution before continuing in a new one (HISTORY_EVENTS_BUDGET, at most 20,000). */
   historyEventsBudget: number;
+  /** The groups drains may act on (AUTO_SCALING_GROUP_NAMES, comma-separated): nothing else, whatever an input says. */
+  autoScalingGroupNames: string[];
+  /** Our terminate hook (LIFECYCLE_HOOK_NAME): heartbeats and completions name it. */
+  lifecycleHookName: string;
+  /** Our launch hook for instances back from a warm pool (LAUNCH_HOOK_NAME), if warm pools are handled. */
+  launchHookName?: string;
+  /** Account and region events must come from (ACCOUNT_ID, AWS_REGION). */
+  accountId?: string;
+  region?: string;
 }
 
 export interface Deps extends Observability {
@@ -36,9 +45,12 @@ export interface Deps extends Observability {
   config: HandlerConfig;
   /** A Kubernetes client whose retries stop `timeLeftMs` from now. */
   kube(timeLeftMs: number): KubeClient;
-  hooks: Pick<LifecycleHooks, 'describeHook' | 'recordHeartbeat' | 'complete'>;
-  privateDnsName(instanceId: string): Promise<string | undefined>;
-  executions: Pick<DrainExecutions, 'start'>;
+  hooks: Pick<LifecycleHooks, 'describeHook' | 'recordHeartbeat' | 'complete' | 'describeInstance' | 'groupInstances' | 'recentActivities'>;
+  ec2: {
+    describeInstance(instanceId: string): Promise<Ec2Instance | undefined>;
+    spotRequestStatus(requestId: string): Promise<SpotRequestStatus | undefined>;
+  };
+  executions: Pick<DrainExecutions, 'start' | 'running' | 'stop'>;
 }
 
 /** Kept free for the Lambda runtime to answer after our last call. */
@@ -56,6 +68,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
     watchSeconds: Number(env.WATCH_SECONDS ?? 60) || 0,
     stateMachineArn: env.STATE_MACHINE_ARN,
     historyEventsBudget: Math.min(Number(env.HISTORY_EVENTS_BUDGET ?? HISTORY_EVENTS_BUDGET) || HISTORY_EVENTS_BUDGET, 20_000),
+    autoScalingGroupNames: (env.AUTO_SCALING_GROUP_NAMES ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+    lifecycleHookName: env.LIFECYCLE_HOOK_NAME ?? '',
+    launchHookName: env.LAUNCH_HOOK_NAME || undefined,
+    accountId: env.ACCOUNT_ID || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
 }
 
@@ -88,7 +105,10 @@ export function realDeps(): Deps {
     get hooks() {
       return (hooks ??= new LifecycleHooks(createAutoScalingClient()));
     },
-    privateDnsName: (instanceId) => privateDnsName((ec2 ??= new EC2Client({})), instanceId),
+    ec2: {
+      describeInstance: (instanceId) => describeInstance((ec2 ??= new EC2Client({})), instanceId),
+      spotRequestStatus: (requestId) => spotRequestStatus((ec2 ??= new EC2Client({})), requestId),
+    },
     get executions() {
       if (!config.stateMachineArn) throw new ConfigurationError('STATE_MACHINE_ARN is not set');
       return (executions ??= new DrainExecutions(new SFNClient({}), config.stateMachineArn));

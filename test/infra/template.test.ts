@@ -23,7 +23,7 @@ describe('EksGracefulDrain template', () => {
 
   /** The statements of the role policy attached to a function's role. */
   const statementsOf = (key: keyof typeof drain.functions): Statement[] => {
-    const roleId = stack.getLogicalId(drain.functions[key].role!.node.defaultChild as never);
+    const roleId = stack.getLogicalId(drain.functions[key]!.role!.node.defaultChild as never);
     const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
       JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
     return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
