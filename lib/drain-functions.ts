@@ -238,6 +238,9 @@ export class DrainFunctions extends Construct {
       ['drainStep', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
       ['applyDeadline', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
       ['nodeMarks', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      // Heartbeat and complete check the instance is held by a hook in a configured group before naming it.
+      ['heartbeat', ['autoscaling:DescribeAutoScalingInstances']],
+      ['complete', ['autoscaling:DescribeAutoScalingInstances']],
     ];
     for (const [key, actions] of identityReads) {
       const fn = fns[key];

@@ -12,12 +12,16 @@ import { countCompletion, recordDuration } from './observability';
 import { heldByHook, refused } from './target';
 import { workflowStep } from './workflow-step';
 
-export const makeComplete = workflowStep<DrainState>('Complete', async (state, deps) => {
+export const makeComplete = workflowStep<DrainState>('Complete', async (input, deps) => {
   const { clock, logger, metrics } = deps;
+  const held = await heldByHook(deps, input);
+  // Prepare may have failed before it derived the action (ReleaseAfterError then gets the start input).
+  const state: DrainState = input.action
+    ? input
+    : { ...input, action: { instanceId: held.ok ? held.target.instanceId : '', autoScalingGroupName: held.ok ? held.target.autoScalingGroupName : '', lifecycleHookName: deps.config.lifecycleHookName, startedAt: new Date(clock.now()).toISOString() } };
   const result = state.error
     ? { lifecycleResult: 'CONTINUE' as const, reason: 'error' as const, detail: `${state.error.Error}: ${String(state.error.Cause).slice(0, 300)}` }
     : state.result ?? { lifecycleResult: 'CONTINUE' as const, reason: 'drained' as const };
-  const held = await heldByHook(deps, state);
   if (!held.ok && state.spot && held.code !== 'not-ours') {
     // A Spot drain of an instance no hook holds: nothing to complete, as expected.
     logger.info('Spot drain over: the instance goes with its interruption', { totals: state.totals });

@@ -15,7 +15,7 @@ import { INSTANCE_ID, LAUNCH_WAIT_STATES } from '../core/claims';
 import { parseDrainEvent } from '../core/lifecycle-event';
 import { cordonNode, uncordonNode } from '../adapters/kube-nodes';
 import { timeLeft, withRealDeps, type Deps } from './deps';
-import { ASG_DIMENSION, Metric, count } from './observability';
+import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
 import { nodeOf } from './target';
 
 export type NodeMarksResult =
@@ -32,7 +32,7 @@ export const makeNodeMarks =
     metrics.clearDimensions();
     logger.appendKeys({ step: 'NodeMarks' });
     const refuse = (reason: string): NodeMarksResult => {
-      count(metrics, Metric.RefusedInputs);
+      countRefused(metrics);
       logger.error(`event refused: ${reason}`);
       return { outcome: 'refused', reason };
     };

@@ -83,6 +83,11 @@ export function countCompletion(metrics: Metrics, asg: string, result: 'CONTINUE
     .addMetric(Metric.DrainsCompleted, MetricUnit.Count, 1);
 }
 
+/** RefusedInputs carries `service` only: a refused input's group is not to be believed. */
+export function countRefused(metrics: Metrics): void {
+  metrics.singleMetric().addMetric(Metric.RefusedInputs, MetricUnit.Count, 1);
+}
+
 export function recordDuration(metrics: Metrics, seconds: number): void {
   metrics.addMetric(Metric.DrainDuration, MetricUnit.Seconds, Math.max(0, Math.round(seconds)));
 }

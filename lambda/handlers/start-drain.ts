@@ -16,7 +16,7 @@ import type { Context } from 'aws-lambda';
 import { parseDrainEvent } from '../core/lifecycle-event';
 import { withRealDeps, type Deps } from './deps';
 import { claimDrain } from './claim';
-import { ASG_DIMENSION, Metric, count } from './observability';
+import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
 
 export class InvalidLifecycleEventError extends Error {
   override readonly name = 'InvalidLifecycleEventError';
@@ -33,7 +33,7 @@ export const makeStartDrain =
     logger.resetKeys();
     metrics.clearDimensions();
     const refuse = (reason: string): StartDrainResult => {
-      count(metrics, Metric.RefusedInputs);
+      countRefused(metrics);
       logger.error(`event refused: ${reason}`);
       return { outcome: 'refused', reason };
     };

@@ -20,7 +20,7 @@ import { findNode, type FoundNode } from '../adapters/kube-nodes';
 import type { HookSettings } from '../adapters/lifecycle';
 import type { Deps } from './deps';
 import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
-import { Metric, count, countCompletion } from './observability';
+import { countCompletion, countRefused } from './observability';
 
 /** EC2 interrupts a Spot instance two minutes after the notice; nothing extends it. */
 export const SPOT_NOTICE_SECONDS = 120;
@@ -146,7 +146,8 @@ export async function heldByHook(
   deps: Deps,
   state: DrainState,
 ): Promise<{ ok: true; target: Pick<DrainTarget, 'instanceId' | 'autoScalingGroupName'> } | Extract<TargetCheck, { ok: false }>> {
-  const instanceId = state.action?.instanceId;
+  // ReleaseAfterError may get the start input itself (Prepare failed): it names the instance only.
+  const instanceId = state.action?.instanceId ?? (state as unknown as { instanceId?: unknown }).instanceId;
   if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) return { ok: false, reason: 'not an instance id', code: 'not-ours' };
   const asg = await deps.hooks.describeInstance(instanceId);
   if (!asg) return { ok: false, reason: `${instanceId} belongs to no Auto Scaling group`, code: 'ended' };
@@ -182,6 +183,6 @@ export function refused(state: DrainState, check: Extract<TargetCheck, { ok: fal
     };
   }
   deps.logger.error(`refused: ${check.reason}; nothing done`);
-  count(deps.metrics, Metric.RefusedInputs);
+  countRefused(deps.metrics);
   return { ...state, nodeName: null, next: 'done', result: { lifecycleResult: 'CONTINUE', reason: 'refused', detail: check.reason.slice(0, 300) } };
 }

@@ -1,5 +1,5 @@
 import type { DrainState } from '../../lambda/core/drain-state';
-import { ASG, HOOK, createWorld, type World } from '../../sim/workflow/scenario';
+import { createWorld, type World } from '../../sim/workflow/scenario';
 
 const NODE = 'ip-10-0-0-1.ec2.internal';
 const ID = 'i-0aaaaaaaaaaaaaaa1';
