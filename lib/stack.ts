@@ -32,7 +32,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     const value = raw(key);
     if (value === undefined) return fallback;
     const { min, max } = LIMITS[key];
-    const expected = `an integer number of seconds from ${min} to ${max}${allowZero ? ', or 0' : ''}`;
+    const expected = `an integer number of ${key.endsWith('Minutes') ? 'minutes' : 'seconds'} from ${min} to ${max}${allowZero ? ', or 0' : ''}`;
     const parsed = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
     if (!Number.isInteger(parsed) || !((allowZero && parsed === 0) || (parsed >= min && parsed <= max))) {
       throw new ContextError(key, expected, value);
@@ -46,7 +46,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     return value;
   };
 
-  const flag = (key: 'createAccessEntries'): boolean | undefined => {
+  const flag = (key: 'createAccessEntries' | 'spotInterruptions' | 'warmPools' | 'cordonOnRebalanceRecommendation'): boolean | undefined => {
     const value = raw(key);
     if (value === undefined || typeof value === 'boolean') return value;
     const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
@@ -83,6 +83,10 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     dashboardName: formatted('dashboardName'),
     // Unset stays undefined: the construct's default (true) applies.
     createAccessEntries: flag('createAccessEntries'),
+    spotInterruptions: flag('spotInterruptions'),
+    warmPools: flag('warmPools'),
+    cordonOnRebalanceRecommendation: flag('cordonOnRebalanceRecommendation'),
+    sweepIntervalMinutes: seconds('sweepIntervalMinutes', 5, false),
   };
 }
 

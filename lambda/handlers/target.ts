@@ -51,6 +51,25 @@ export type TargetCheck = { ok: true; target: DrainTarget } | { ok: false; reaso
 
 const refuse = (reason: string, code: RefusalCode): TargetCheck => ({ ok: false, reason, code });
 
+/**
+ * What EC2 says of an instance that never changes while it lives (its private
+ * DNS name, its Spot request): read once per container. Its Spot request's
+ * status is read every time.
+ */
+const ec2Cache = new WeakMap<Deps['ec2'], Map<string, Ec2Instance | undefined>>();
+async function ec2Facts(deps: Deps, instanceId: string): Promise<Ec2Instance | undefined> {
+  let cache = ec2Cache.get(deps.ec2);
+  if (!cache) ec2Cache.set(deps.ec2, (cache = new Map()));
+  if (cache.has(instanceId)) return cache.get(instanceId);
+  const facts = await deps.ec2.describeInstance(instanceId);
+  // Only a running instance's facts are final (a terminated one has no DNS name).
+  if (facts?.privateDnsName) {
+    if (cache.size >= 1000) cache.clear();
+    cache.set(instanceId, facts);
+  }
+  return facts;
+}
+
 /** Is this instance, now, one a drain may act on? */
 export async function checkInstance(deps: Deps, instanceId: unknown): Promise<TargetCheck> {
   if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) return refuse('not an instance id', 'not-ours');
@@ -59,7 +78,7 @@ export async function checkInstance(deps: Deps, instanceId: unknown): Promise<Ta
   if (!deps.config.autoScalingGroupNames.includes(asg.autoScalingGroupName)) {
     return refuse(`${instanceId} is in ${asg.autoScalingGroupName}, which is not a configured group`, 'not-ours');
   }
-  const ec2 = await deps.ec2.describeInstance(instanceId);
+  const ec2 = await ec2Facts(deps, instanceId);
   let spot: DrainTarget['spot'];
   if (ec2?.spotInstanceRequestId) {
     const status = await deps.ec2.spotRequestStatus(ec2.spotInstanceRequestId);

@@ -398,6 +398,7 @@ export class LocalWorkflow {
     const clock = this.clock;
     const kube = this.options.kube;
     const aws = { region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } };
+    let ec2: EC2Client | undefined;
     return {
       ...this.observability,
       clock,
@@ -411,8 +412,8 @@ export class LocalWorkflow {
       },
       hooks: new LifecycleHooks(new AutoScalingClient(aws)),
       ec2: {
-        describeInstance: (instanceId) => describeInstance(new EC2Client(aws), instanceId),
-        spotRequestStatus: (requestId) => spotRequestStatus(new EC2Client(aws), requestId),
+        describeInstance: (instanceId) => describeInstance((ec2 ??= new EC2Client(aws)), instanceId),
+        spotRequestStatus: (requestId) => spotRequestStatus((ec2 ??= new EC2Client(aws)), requestId),
       },
       executions: new DrainExecutions(new SFNClient(aws), env.STATE_MACHINE_ARN ?? this.synth.stateMachineArn),
     };
