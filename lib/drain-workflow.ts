@@ -175,7 +175,7 @@ export class DrainWorkflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Drains an EKS node before its Auto Scaling group terminates the instance.',
       definitionBody: sfn.DefinitionBody.fromChainable(prepare),
-      // Every state, no execution data: the state carries the lifecycle action token.
+      // Every state, no execution data: node and pod names stay out of the workflow's logs (the state carries no token).
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });

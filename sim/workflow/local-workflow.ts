@@ -204,6 +204,8 @@ export class LocalWorkflow {
 
   restore(): void {
     this.sfnMock.restore();
+    // A run left behind (a test that timed out) must not go on acting on the next world's mocks.
+    for (const e of this.executions.values()) if (e.status === 'RUNNING') e.abort?.();
   }
 
   /** StartExecution: a name already used fails with ExecutionAlreadyExists, as in Step Functions. */
