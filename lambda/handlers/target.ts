@@ -187,6 +187,7 @@ export async function heldByHook(
  */
 export function refused(state: DrainState, check: Extract<TargetCheck, { ok: false }>, deps: Deps): DrainState {
   const now = deps.clock.now();
+  deps.logger.removeKeys(['node']);
   const underWay = state.action !== undefined && check.code === 'ended';
   if (underWay && state.hook && expiredOnUs(state, now)) {
     throw new LifecycleActionExpiredError(`the lifecycle action timed out before this step (${check.reason}): the instance terminated with the hook's default result`);

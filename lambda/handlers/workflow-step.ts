@@ -46,7 +46,10 @@ export const isDrainState = (input: StepInput): input is DrainState => 'next' in
 function inputKeys(input: StepInput) {
   if ('action' in input && input.action && typeof input.action === 'object') {
     const state = input as DrainState;
-    const keys = drainKeys({ ...state, generation: Number(state.generation) || 0, nodeName: undefined });
+    // The node as the previous step found it, for the log lines of steps that do not look it up
+    // (Heartbeat, Complete); a step that does replaces it, and a refused one drops it.
+    const node = typeof state.nodeName === 'string' && /^[a-z0-9.-]{1,253}$/.test(state.nodeName) ? state.nodeName : undefined;
+    const keys = drainKeys({ ...state, generation: Number(state.generation) || 0, nodeName: node });
     return { ...keys, instanceId: INSTANCE_ID.test(String(keys.instanceId)) ? keys.instanceId : 'invalid' };
   }
   const start = input as DrainStartInput;
