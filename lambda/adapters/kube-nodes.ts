@@ -23,22 +23,32 @@ export interface FoundNode {
 
 /**
  * The node of an instance, always verified by spec.providerID
- * (aws:///<az>/<instance-id>): first one GET of the node named after the
- * instance's private DNS name (the node name on EKS AMIs), then, only if that
- * node is missing or belongs to another instance, a paged LIST of all nodes
- * (nodes have no field selector for providerID). No such node is a normal
- * outcome: undefined. A node without a providerID is never taken for ours.
+ * (aws:///<az>/<instance-id>): a GET of each candidate name — the node a
+ * previous step found, then the instance's private DNS name (the node name on
+ * EKS AMIs) — and, only if none is the instance's and `list` allows it, a paged
+ * LIST of all nodes (nodes have no field selector for providerID). No such
+ * node is a normal outcome: undefined. A node without a providerID is never
+ * taken for ours, whatever its name.
  */
 export async function findNode(
   kube: KubeClient,
   instanceId: string,
   privateDnsName?: () => Promise<string | undefined>,
+  options: { candidates?: Array<string | null | undefined>; list?: boolean } = {},
 ): Promise<FoundNode | undefined> {
-  const dnsName = privateDnsName ? await privateDnsName() : undefined;
-  if (dnsName) {
-    const node = await getNode(kube, dnsName);
-    if (node && providerIdMatches(node.spec?.providerID, instanceId)) return { name: dnsName, matchedBy: 'privateDnsName' };
+  const tried = new Set<string>();
+  const tryName = async (name: string | null | undefined, matchedBy: FoundNode['matchedBy']): Promise<FoundNode | undefined> => {
+    if (!name || tried.has(name) || !NODE_NAME.test(name)) return undefined;
+    tried.add(name);
+    const node = await getNode(kube, name);
+    return node && providerIdMatches(node.spec?.providerID, instanceId) ? { name, matchedBy } : undefined;
+  };
+  for (const candidate of options.candidates ?? []) {
+    const found = await tryName(candidate, 'providerID');
+    if (found) return found;
   }
+  const found = await tryName(privateDnsName ? await privateDnsName() : undefined, 'privateDnsName');
+  if (found || options.list === false) return found;
   let continueToken: string | undefined;
   do {
     const page = await kube.call('list nodes', ({ core }, options) =>
@@ -50,6 +60,9 @@ export async function findNode(
   } while (continueToken);
   return undefined;
 }
+
+/** A Kubernetes node name (DNS subdomain): anything else is not worth a request. */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export async function getNode(kube: KubeClient, name: string): Promise<k8s.V1Node | undefined> {
   try {

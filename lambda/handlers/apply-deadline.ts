@@ -23,15 +23,18 @@ export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy',
   const check = await checkInstance(deps, input.action?.instanceId);
   if (!check.ok) return refused(input, check, deps);
   const derived = await deriveDrain(deps, check.target, { tokenHash: input.action.tokenHash });
-  const node = await nodeOf(deps, check.target, timeLeftMs);
-  if (!node) return { ...input, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } };
   if (clock.now() < Date.parse(derived.deadline.actAt)) {
     logger.warn('the deadline is not reached yet: nothing forced', { actAt: derived.deadline.actAt });
-    return { ...input, nodeName: node.name, deadline: derived.deadline, next: 'wait', waitUntil: derived.deadline.actAt };
+    return { ...input, deadline: derived.deadline, next: 'wait', waitUntil: derived.deadline.actAt };
   }
-  const state: DrainState = { ...input, nodeName: node.name, spot: derived.spot, deadline: { ...derived.deadline, actedAt: input.deadline?.actedAt } };
+  // Only force-delete touches the cluster (and only then has this function an identity there).
+  const node = derived.deadline.policy === 'force-delete' ? await nodeOf(deps, check.target, timeLeftMs, { candidate: input.nodeName }) : undefined;
+  if (derived.deadline.policy === 'force-delete' && !node) {
+    return { ...input, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } };
+  }
+  const state: DrainState = { ...input, nodeName: node?.name ?? input.nodeName, spot: derived.spot, deadline: { ...derived.deadline, actedAt: input.deadline?.actedAt } };
   const deadline = state.deadline!;
-  if (!deadline || !state.nodeName) throw new Error('ApplyDeadlinePolicy needs the node and deadline from Prepare');
+  if (!deadline) throw new Error('ApplyDeadlinePolicy needs the deadline');
   count(metrics, Metric.DeadlinesReached);
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
   const loop = { ...state.loop, historyEvents };
@@ -48,7 +51,7 @@ export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy',
     return { ...state, loop, next: 'complete', result: { lifecycleResult, reason: `deadline-${deadline.policy}` } };
   }
 
-  const deleted = await forceDeletePods(deps.kube(timeLeftMs), state.nodeName, Date.parse(deadline.hardLimitAt), (event) =>
+  const deleted = await forceDeletePods(deps.kube(timeLeftMs), node!.name, Date.parse(deadline.hardLimitAt), (event) =>
     logger.warn(`force-deleted ${event.pod}`, { event }),
   );
   count(metrics, Metric.PodsForceDeleted, deleted);

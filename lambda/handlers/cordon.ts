@@ -14,7 +14,7 @@ import { workflowStep } from './workflow-step';
 export const makeCordon = workflowStep<DrainState>('Cordon', async (state, deps, timeLeftMs) => {
   const check = await checkInstance(deps, state.action?.instanceId);
   if (!check.ok) return refused(state, check, deps);
-  const node = await nodeOf(deps, check.target, timeLeftMs);
+  const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
   const outcome = node
     ? await cordonNode(deps.kube(timeLeftMs), node.name, state.action.tokenHash ?? check.target.instanceId)
     : 'node-gone';

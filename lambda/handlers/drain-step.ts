@@ -133,7 +133,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (input,
 async function verifiedRound(state: DrainState, deps: Deps, timeLeftMs: number): Promise<{ state: DrainState } | { done: DrainState }> {
   const check = await checkInstance(deps, state.action?.instanceId);
   if (!check.ok) return { done: refused(state, check, deps) };
-  const node = await nodeOf(deps, check.target, timeLeftMs);
+  const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
   if (!node) {
     deps.logger.warn('the node of the instance is gone: nothing left to drain');
     return { done: { ...state, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } } };

@@ -53,7 +53,7 @@ export const makeNodeMarks =
 
       if (parsed.kind === 'rebalance') {
         if (!ec2?.spotInstanceRequestId) return refuse(`${instanceId} is not a Spot instance`);
-        const node = await nodeOf(deps, { instanceId, ec2 }, timeLeft(context));
+        const node = await nodeOf(deps, { instanceId, ec2 }, timeLeft(context), { list: true });
         if (!node) return { outcome: 'ignored', reason: 'no node for this instance' };
         const outcome = await cordonNode(kube(), node.name, 'rebalance-recommendation');
         if (outcome === 'cordoned') count(metrics, Metric.RebalanceCordons);
@@ -71,7 +71,7 @@ export const makeNodeMarks =
         logger.info(`launch action completed (${parsed.origin}, ${asg.lifecycleState})`);
         return { outcome: 'completed', completed };
       }
-      const node = await nodeOf(deps, { instanceId, ec2 }, timeLeft(context));
+      const node = await nodeOf(deps, { instanceId, ec2 }, timeLeft(context), { list: true });
       const outcome = node ? await uncordonNode(kube(), node.name) : 'no-node';
       if (outcome === 'uncordoned') count(metrics, Metric.WarmPoolReturns);
       logger.info(`back from the warm pool: ${outcome}`);

@@ -45,7 +45,7 @@ export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare',
       `the hook's heartbeat timeout (${derived.hook.heartbeatTimeoutSeconds} s) leaves little room for a drain round and a heartbeat: ${MIN_HEARTBEAT_TIMEOUT_SECONDS} s or more is safe`,
     );
   }
-  const node = await nodeOf(deps, target, timeLeftMs);
+  const node = await nodeOf(deps, target, timeLeftMs, { list: true });
   const state: DrainState = {
     ...base,
     action: derived.action,

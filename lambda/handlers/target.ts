@@ -95,9 +95,22 @@ export async function checkInstance(deps: Deps, instanceId: unknown): Promise<Ta
   return { ok: true, target: { instanceId, autoScalingGroupName: asg.autoScalingGroupName, lifecycleState: asg.lifecycleState, waiting, spot, ec2 } };
 }
 
-/** The target's node: a GET by its private DNS name verified by providerID, a paged LIST only as fallback. */
-export async function nodeOf(deps: Deps, target: Pick<DrainTarget, 'instanceId' | 'ec2'>, timeLeftMs: number): Promise<FoundNode | undefined> {
-  const node = await findNode(deps.kube(timeLeftMs), target.instanceId, async () => target.ec2?.privateDnsName);
+/**
+ * The target's node, verified by spec.providerID: a GET of the node the
+ * previous step found (a name from the input is only a candidate), then of the
+ * instance's private DNS name; a paged LIST only where `list` is allowed
+ * (Prepare and node-marks, whose RBAC has it).
+ */
+export async function nodeOf(
+  deps: Deps,
+  target: Pick<DrainTarget, 'instanceId' | 'ec2'>,
+  timeLeftMs: number,
+  options: { candidate?: string | null; list?: boolean } = {},
+): Promise<FoundNode | undefined> {
+  const node = await findNode(deps.kube(timeLeftMs), target.instanceId, async () => target.ec2?.privateDnsName, {
+    candidates: [options.candidate],
+    list: options.list ?? false,
+  });
   if (node) deps.logger.appendKeys({ node: node.name });
   return node;
 }
@@ -141,7 +154,7 @@ export async function deriveDrain(deps: Deps, target: DrainTarget, known: { toke
     startedAt: iso(startedAt),
   };
   const deadline = target.spot
-    ? computeDeadline({ startedAt: target.spot.noticeAt, globalTimeoutSeconds: SPOT_NOTICE_SECONDS, maxDrainSeconds: 0, policy: 'force-delete' })
+    ? computeDeadline({ startedAt: target.spot.noticeAt, globalTimeoutSeconds: SPOT_NOTICE_SECONDS, maxDrainSeconds: 0, policy: config.deadlinePolicy === 'force-delete' ? 'force-delete' : 'continue' })
     : computeDeadline({ startedAt, globalTimeoutSeconds: hook!.globalTimeoutSeconds, maxDrainSeconds: config.maxDrainSeconds, policy: config.deadlinePolicy });
   return {
     action,
@@ -150,7 +163,9 @@ export async function deriveDrain(deps: Deps, target: DrainTarget, known: { toke
       hookExpiresAt: iso(deadline.hookExpiresAt),
       hardLimitAt: iso(deadline.hardLimitAt),
       actAt: iso(deadline.actAt),
-      policy: target.spot ? 'force-delete' : config.deadlinePolicy,
+      // A Spot drain force-deletes when the deployment allows it (onDeadline=force-delete,
+      // the only policy under which apply-deadline may delete pods); otherwise the pods go with the instance.
+      policy: target.spot ? (config.deadlinePolicy === 'force-delete' ? 'force-delete' : 'continue') : config.deadlinePolicy,
     },
     spot: target.spot ? { noticeAt: iso(target.spot.noticeAt), instanceAction: target.spot.instanceAction } : undefined,
   };
