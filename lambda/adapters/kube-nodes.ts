@@ -129,9 +129,13 @@ export async function uncordonNode(kube: KubeClient, name: string): Promise<Unco
 export function uncordonPatch(node: k8s.V1Node): JsonPatchOp[] {
   const taints = node.spec?.taints ?? [];
   if (!taints.some((t) => t.key === DRAIN_TAINT_KEY)) return [];
+  // Remove our taint by its index (tested), leaving the others untouched: rewriting
+  // the list would re-serialize their timeAdded, which is not ours to change.
+  const index = taints.findIndex((t) => t.key === DRAIN_TAINT_KEY);
   const ops: JsonPatchOp[] = [
     { op: 'test', path: '/metadata/resourceVersion', value: node.metadata?.resourceVersion },
-    { op: 'replace', path: '/spec/taints', value: taints.filter((t) => t.key !== DRAIN_TAINT_KEY) },
+    { op: 'test', path: `/spec/taints/${index}/key`, value: DRAIN_TAINT_KEY },
+    { op: 'remove', path: `/spec/taints/${index}` },
   ];
   if (node.spec?.unschedulable) ops.push({ op: 'replace', path: '/spec/unschedulable', value: false });
   if (node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined) {

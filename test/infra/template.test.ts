@@ -164,8 +164,8 @@ describe('EksGracefulDrain template', () => {
     });
 
     test('each function has its own reserved concurrency, 150 in all by default', () => {
-      const reserved = Object.fromEntries(Object.entries(drain.functions).map(([key, fn]) => [key, json.Resources[logicalId(fn)].Properties.ReservedConcurrentExecutions]));
-      expect(reserved).toEqual({ startDrain: 5, prepare: 10, cordon: 10, drainStep: 100, heartbeat: 10, applyDeadline: 5, complete: 10 });
+      const reserved = Object.fromEntries(Object.entries(drain.functions).map(([key, fn]) => [key, json.Resources[logicalId(fn!)].Properties.ReservedConcurrentExecutions]));
+      expect(reserved).toEqual({ startDrain: 5, prepare: 10, cordon: 10, drainStep: 100, heartbeat: 10, applyDeadline: 5, complete: 10, sweep: 1 });
     });
 
     test('reservedConcurrency overrides some functions, or reserves none with false', () => {
