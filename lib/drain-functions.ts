@@ -1,9 +1,9 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -31,8 +31,22 @@ interface FunctionSpec {
   readonly timeout: Duration;
 }
 
-const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
-const PROJECT_ROOT = path.join(__dirname, '..');
+/**
+ * The package's root: this file is lib/drain-functions.ts in the repository and
+ * dist/lib/drain-functions.js in the npm package.
+ */
+const PACKAGE_ROOT = [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]
+  .find((dir) => fs.existsSync(path.join(dir, 'package.json'))) ?? path.join(__dirname, '..');
+
+/**
+ * The prebuilt bundle of a function: dist/functions/<entry>/index.mjs, made by
+ * scripts/build-functions.ts (`npm run build:functions`; run by `npm pack`,
+ * the tests, `npm run synth` and the rehearsal).
+ */
+export function functionBundleDir(key: DrainFunctionKey | OptionalFunctionKey): string {
+  const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
+  return path.join(PACKAGE_ROOT, 'dist', 'functions', path.basename(spec.entry, '.ts'));
+}
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
 /**
@@ -41,7 +55,8 @@ const PROJECT_ROOT = path.join(__dirname, '..');
  */
 export const DRAIN_STEP_TIMEOUT = Duration.minutes(3);
 
-const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
+/** The functions, by key: adding one is an entry here (and its key in DrainFunctionKey); scripts/build-functions.ts bundles each entry. */
+export const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   startDrain: { entry: 'start-drain.ts', timeout: Duration.seconds(30), description: 'Starts the drain workflow for a terminating instance' },
   prepare: { entry: 'prepare.ts', timeout: Duration.seconds(30), description: 'Finds the node and the hook timeouts, computes the deadline' },
   cordon: { entry: 'cordon.ts', timeout: Duration.seconds(30), description: 'Cordons the node and takes it out of load balancers' },
@@ -52,7 +67,7 @@ const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   sweep: { entry: 'sweep.ts', timeout: Duration.seconds(120), description: 'Starts a drain for any instance held by the hook that has none (a lost event)' },
 };
 
-const OPTIONAL_FUNCTIONS: Record<OptionalFunctionKey, FunctionSpec> = {
+export const OPTIONAL_FUNCTIONS: Record<OptionalFunctionKey, FunctionSpec> = {
   nodeMarks: { entry: 'node-marks.ts', timeout: Duration.seconds(30), description: 'Lifts the drain cordon of a node back from a warm pool; cordons on a rebalance recommendation' },
 };
 
@@ -137,7 +152,7 @@ export interface DrainFunctionsNetwork {
  * AWS managed policy) and log group.
  */
 export class DrainFunctions extends Construct {
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction> & Partial<Record<OptionalFunctionKey, NodejsFunction>>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function> & Partial<Record<OptionalFunctionKey, lambda.Function>>;
 
   constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
     super(scope, id);
@@ -167,7 +182,7 @@ export class DrainFunctions extends Construct {
     const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
     // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
     const inVpc: Array<DrainFunctionKey | OptionalFunctionKey> = [...kubernetesFunctions(props.onDeadline), ...(props.nodeMarks ? ['nodeMarks' as const] : [])];
-    const make = (key: DrainFunctionKey | OptionalFunctionKey): NodejsFunction => {
+    const make = (key: DrainFunctionKey | OptionalFunctionKey): lambda.Function => {
       const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -180,9 +195,15 @@ export class DrainFunctions extends Construct {
       });
       logGroup.grantWrite(role);
       const isStartDrain = key === 'startDrain';
-      return new NodejsFunction(this, pascal(key), {
-        entry: path.join(HANDLERS_DIR, spec.entry),
-        handler: 'handler',
+      const bundleDir = functionBundleDir(key);
+      if (!fs.existsSync(path.join(bundleDir, 'index.mjs'))) {
+        throw new Error(`EksGracefulDrain: the prebuilt bundle of the ${key} function is missing (${bundleDir}): run \`npm run build:functions\``);
+      }
+      return new lambda.Function(this, pascal(key), {
+        // Prebuilt by scripts/build-functions.ts and shipped in the package: a
+        // synth needs neither esbuild nor Docker.
+        code: lambda.Code.fromAsset(bundleDir),
+        handler: 'index.handler',
         description: spec.description,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -203,24 +224,6 @@ export class DrainFunctions extends Construct {
           maxEventAge: props.startDrainMaxEventAge,
           retryAttempts: 2,
         }),
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-        bundling: {
-          // @kubernetes/client-node 2.x is ESM-only: bundle as ESM, prefer the
-          // packages' ESM builds, and give CommonJS dependencies that call
-          // require() (Node built-ins) a real require.
-          format: OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-          target: 'node22',
-          minify: true,
-          sourceMap: true,
-          // Line mappings are all stack traces need; embedded sources would triple the package.
-          sourcesContent: false,
-          // Ship the AWS SDK versions the code was tested with rather than the
-          // runtime's, which change under us.
-          bundleAwsSDK: true,
-        },
       });
     };
 
@@ -323,7 +326,7 @@ export class DrainFunctions extends Construct {
     for (const key of ['complete', 'heartbeat', ...(fns.nodeMarks ? ['nodeMarks' as const] : [])] as const) {
       for (const name of props.autoScalingGroupNames) {
         Validations.of(fns[key]!.role!).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${nagText(stack, name)}]`,
           reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
         });
       }
@@ -367,6 +370,23 @@ export class DrainFunctions extends Construct {
       });
     }
   }
+}
+
+/**
+ * A value as cdk-nag writes it in a finding's id: a group defined in the same
+ * app has a token for a name, which cdk-nag shows as `<LogicalId>`.
+ */
+function nagText(stack: Stack, value: string): string {
+  if (!Token.isUnresolved(value)) return value;
+  const flatten = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    const reference = node as { Ref?: unknown; 'Fn::GetAtt'?: [unknown, unknown]; 'Fn::Join'?: [string, unknown[]] };
+    if (reference.Ref !== undefined) return `<${flatten(reference.Ref)}>`;
+    if (reference['Fn::GetAtt']) return `<${flatten(reference['Fn::GetAtt'][0])}.${flatten(reference['Fn::GetAtt'][1])}>`;
+    if (reference['Fn::Join']) return reference['Fn::Join'][1].map(flatten).join(reference['Fn::Join'][0]);
+    return JSON.stringify(node);
+  };
+  return flatten(stack.resolve(value));
 }
 
 function pascal(key: string): string {

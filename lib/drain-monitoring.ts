@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -16,7 +16,14 @@ import {
   StepFunctionMetricFactory,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME, type MetricName } from '../lambda/handlers/observability';
+import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME } from '../lambda/handlers/observability';
+
+/**
+ * A metric the functions emit (a value of `Metric`). Spelled as a string in the
+ * public signatures so that the package's type declarations do not reach into
+ * the Lambda code and its Powertools types.
+ */
+type MetricName = string;
 import type { DrainFunctionKey } from './drain-functions';
 
 /** The values of the Result dimension of DrainsCompleted (see countCompletion). */
@@ -32,7 +39,7 @@ export interface DrainMonitoringProps {
   /** The drain state machine (AWS/States metrics). */
   readonly stateMachine: sfn.IStateMachine;
   /** The drain functions (AWS/Lambda metrics), keyed as in {@link DrainFunctions}. */
-  readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  readonly functions: Record<DrainFunctionKey, lambda.Function>;
   /** Where lifecycle events that could not reach start-drain end up. */
   readonly deadLetterQueue: sqs.IQueue;
   /** The groups whose drains the functions report on: their EMF metrics carry one of these names. */
@@ -179,7 +186,7 @@ export class DrainMonitoring extends Construct {
     const drain = new DrainMetricFactory(metricFactory, props.autoScalingGroupNames);
     const executions = new StepFunctionMetricFactory(metricFactory, { stateMachine: props.stateMachine });
     const dlq = new SqsQueueMetricFactory(metricFactory, { queue: props.deadLetterQueue });
-    const functionEntries = Object.entries(props.functions) as Array<[DrainFunctionKey, NodejsFunction]>;
+    const functionEntries = Object.entries(props.functions) as Array<[DrainFunctionKey, lambda.Function]>;
     const lambdas = functionEntries.map(([key, fn]) => ({
       key,
       metrics: new LambdaFunctionMetricFactory(metricFactory, { lambdaFunction: fn }),

@@ -1,6 +1,8 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as eks from 'aws-cdk-lib/aws-eks';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -54,10 +56,30 @@ export const FORMATS = {
 } as const;
 
 export interface EksGracefulDrainProps {
-  /** Name of the EKS cluster whose nodes are drained. */
-  readonly clusterName: string;
-  /** Auto Scaling groups (names) whose terminating instances are drained. At least one. */
-  readonly autoScalingGroupNames: string[];
+  /**
+   * The EKS cluster whose nodes are drained: a cluster construct (`eks.Cluster`,
+   * or `eks.Cluster.fromClusterAttributes(this, 'Cluster', { clusterName })` for
+   * one defined elsewhere) or the cluster's name. Required, unless the
+   * deprecated `clusterName` is set instead.
+   */
+  readonly cluster?: eks.ICluster | string;
+  /**
+   * The Auto Scaling groups whose terminating instances are drained: group
+   * constructs (`autoscaling.AutoScalingGroup`, `AutoScalingGroup.fromAutoScalingGroupName`,
+   * the `autoScalingGroup` of a self-managed capacity) or group names, mixed as you
+   * like. At least one. Required, unless the deprecated `autoScalingGroupNames` is set instead.
+   */
+  readonly autoScalingGroups?: Array<autoscaling.IAutoScalingGroup | string>;
+  /**
+   * Name of the EKS cluster.
+   * @deprecated use `cluster`, which also takes a name
+   */
+  readonly clusterName?: string;
+  /**
+   * Names of the Auto Scaling groups.
+   * @deprecated use `autoScalingGroups`, which also takes names
+   */
+  readonly autoScalingGroupNames?: string[];
   /**
    * Heartbeat timeout of the lifecycle hook, in seconds (30–7200). The hook's
    * global timeout is min(100 × this, 48 h), so 1728 s or more allows a 48 h drain.
@@ -201,7 +223,7 @@ export interface EksGracefulDrainProps {
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction> & Partial<Record<OptionalFunctionKey, NodejsFunction>>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function> & Partial<Record<OptionalFunctionKey, lambda.Function>>;
   /** The schedule that recovers lost events. */
   public readonly sweep: DrainSweep;
   public readonly workflow: DrainWorkflow;
@@ -211,9 +233,18 @@ export class EksGracefulDrain extends Construct {
   /** Dashboard, alarms and their topic; undefined with `monitoring: false`. */
   public readonly monitoring?: DrainMonitoring;
 
+  /** Name of the drained cluster (a token when the cluster is defined in the same app). */
+  public readonly clusterName: string;
+  /** Names of the groups whose instances are drained (tokens for groups defined in the same app). */
+  public readonly autoScalingGroupNames: string[];
+
   constructor(scope: Construct, id: string, props: EksGracefulDrainProps) {
     super(scope, id);
     validateProps(props);
+    const clusterName = clusterNameOf(props);
+    const autoScalingGroupNames = groupNamesOf(props);
+    this.clusterName = clusterName;
+    this.autoScalingGroupNames = autoScalingGroupNames;
 
     const heartbeatTimeoutSeconds = props.heartbeatTimeoutSeconds ?? 1800;
     const stateMachineName = props.stateMachineName
@@ -228,7 +259,7 @@ export class EksGracefulDrain extends Construct {
     });
 
     this.lifecycleHooks = new DrainLifecycleHooks(this, 'LifecycleHooks', {
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      autoScalingGroupNames: autoScalingGroupNames,
       heartbeatTimeoutSeconds,
       existingLifecycleHookName: props.existingLifecycleHookName,
       spotInterruptions: props.spotInterruptions,
@@ -237,8 +268,8 @@ export class EksGracefulDrain extends Construct {
     });
 
     this.functions = new DrainFunctions(this, 'Functions', {
-      clusterName: props.clusterName,
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      clusterName: clusterName,
+      autoScalingGroupNames: autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
       lifecycleHookName: this.lifecycleHooks.lifecycleHookName,
@@ -257,7 +288,7 @@ export class EksGracefulDrain extends Construct {
     this.sweep = new DrainSweep(this, 'Sweep', { sweep: this.functions.sweep, intervalMinutes: props.sweepIntervalMinutes ?? 5 });
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
-      clusterName: props.clusterName,
+      clusterName: clusterName,
       functions: this.functions,
       kubernetesFunctions: [...kubernetesFunctions(props.onDeadline ?? 'force-delete'), ...(this.functions.nodeMarks ? ['nodeMarks' as const] : [])],
       createAccessEntries: props.createAccessEntries ?? true,
@@ -276,7 +307,7 @@ export class EksGracefulDrain extends Construct {
         stateMachine: this.stateMachine,
         functions: this.functions,
         deadLetterQueue: this.lifecycleHooks.deadLetterQueue,
-        autoScalingGroupNames: props.autoScalingGroupNames,
+        autoScalingGroupNames: autoScalingGroupNames,
         metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
         alarmTopic: props.alarmTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn),
         dashboardName: props.dashboardName,
@@ -293,21 +324,42 @@ export function isAutoScalingGroupName(name: string): boolean {
 /** Throws, naming the prop and what it accepts, on a value the deployment would reject or misbehave with. */
 export function validateProps(props: EksGracefulDrainProps): void {
   const fail = (name: string, expected: string, got: unknown): never => {
-    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${JSON.stringify(got)})`);
+    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${describe(got)})`);
   };
   const known = (value: unknown): boolean => value !== undefined && !Token.isUnresolved(value);
 
-  // Names reach IAM ARNs, access entries and the rule pattern: checked, never wildcards.
-  if (typeof props.clusterName !== 'string' || !FORMATS.clusterName.pattern.test(props.clusterName)) {
-    fail('clusterName', FORMATS.clusterName.expected, props.clusterName);
+  // Names reach IAM ARNs, access entries and the rule pattern: checked, never
+  // wildcards. A name known only at deploy time (a token) is left to CloudFormation.
+  // Errors name the prop the caller set (the deprecated clusterName and
+  // autoScalingGroupNames included).
+  if (props.cluster !== undefined && props.clusterName !== undefined) {
+    throw new Error('EksGracefulDrain: cluster and clusterName are both set: set cluster only');
   }
-  if (!Array.isArray(props.autoScalingGroupNames) || props.autoScalingGroupNames.length === 0
-    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || !isAutoScalingGroupName(name))) {
-    fail('autoScalingGroupNames', `a non-empty list of ${FORMATS.autoScalingGroupName.expected}`, props.autoScalingGroupNames);
+  const clusterProp = props.clusterName !== undefined ? 'clusterName' : 'cluster';
+  const cluster: unknown = props.cluster ?? props.clusterName;
+  const clusterName = typeof cluster === 'object' && cluster !== null ? (cluster as eks.ICluster).clusterName : cluster;
+  const clusterNameOk = typeof clusterName === 'string'
+    && (Token.isUnresolved(clusterName) ? typeof cluster === 'object' : FORMATS.clusterName.pattern.test(clusterName));
+  if (!clusterNameOk) {
+    fail(clusterProp, clusterProp === 'cluster' ? `an eks.ICluster or ${FORMATS.clusterName.expected}` : FORMATS.clusterName.expected, cluster);
   }
-  if (new Set(props.autoScalingGroupNames).size !== props.autoScalingGroupNames.length) {
-    fail('autoScalingGroupNames', 'a list without duplicates', props.autoScalingGroupNames);
+
+  if (props.autoScalingGroups !== undefined && props.autoScalingGroupNames !== undefined) {
+    throw new Error('EksGracefulDrain: autoScalingGroups and autoScalingGroupNames are both set: set autoScalingGroups only');
   }
+  const groupsProp = props.autoScalingGroupNames !== undefined ? 'autoScalingGroupNames' : 'autoScalingGroups';
+  const groups: unknown = props.autoScalingGroups ?? props.autoScalingGroupNames;
+  const isGroup = (group: unknown): boolean => {
+    const name = typeof group === 'object' && group !== null ? (group as autoscaling.IAutoScalingGroup).autoScalingGroupName : group;
+    return typeof name === 'string' && (Token.isUnresolved(name) ? typeof group === 'object' : isAutoScalingGroupName(name));
+  };
+  if (!Array.isArray(groups) || groups.length === 0 || !groups.every(isGroup)) {
+    fail(groupsProp, groupsProp === 'autoScalingGroups'
+      ? `a non-empty list of Auto Scaling groups (IAutoScalingGroup) or ${FORMATS.autoScalingGroupName.expected}`
+      : `a non-empty list of ${FORMATS.autoScalingGroupName.expected}`, groups);
+  }
+  const names = groupNamesOf(props).filter((name) => !Token.isUnresolved(name));
+  if (new Set(names).size !== names.length) fail(groupsProp, 'a list without duplicates', groups);
   if (known(props.existingLifecycleHookName) && !FORMATS.existingLifecycleHookName.pattern.test(props.existingLifecycleHookName!)) {
     fail('existingLifecycleHookName', FORMATS.existingLifecycleHookName.expected, props.existingLifecycleHookName);
   }
@@ -345,5 +397,32 @@ export function validateProps(props: EksGracefulDrainProps): void {
   }
   if (known(props.stateMachineName) && !/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName!)) {
     fail('stateMachineName', '1–80 letters, digits, - or _', props.stateMachineName);
+  }
+}
+
+/** The cluster's name, from `cluster` (a construct or a name) or the deprecated `clusterName`. */
+function clusterNameOf(props: EksGracefulDrainProps): string {
+  const cluster = props.cluster ?? props.clusterName!;
+  return typeof cluster === 'string' ? cluster : cluster.clusterName;
+}
+
+/** The groups' names, from `autoScalingGroups` (constructs or names) or the deprecated `autoScalingGroupNames`. */
+function groupNamesOf(props: EksGracefulDrainProps): string[] {
+  const groups = props.autoScalingGroups ?? props.autoScalingGroupNames ?? [];
+  return groups.map((group) => (typeof group === 'string' ? group : group.autoScalingGroupName));
+}
+
+/** A value for an error message: JSON for data, the construct path for a construct (JSON would recurse). */
+function describe(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    const path = (value as Partial<Construct>).node?.path;
+    if (path !== undefined) return `the construct ${path}`;
+    if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  }
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }

@@ -16,7 +16,11 @@ export class ContextError extends Error {
 
 /**
  * Reads the deployment's settings from CDK context (`-c key=value`; values from
- * the command line are strings, values from cdk.json may be numbers or lists).
+ * the command line are strings, values from cdk.json may be numbers or lists)
+ * and maps them to the construct's props, key for key (`clusterName` →
+ * `cluster`, `autoScalingGroupNames` → `autoScalingGroups`). The limits are the
+ * construct's own (LIMITS, FORMATS); a bad value is refused here already so that
+ * the message names the context key and how to pass it.
  */
 /** The network of a private cluster, by id (the stack turns them into constructs without a lookup). */
 export interface ContextNetwork {
@@ -124,8 +128,8 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
 
   return {
     ...(network && { network }),
-    clusterName,
-    autoScalingGroupNames,
+    cluster: clusterName,
+    autoScalingGroups: autoScalingGroupNames,
     heartbeatTimeoutSeconds: seconds('heartbeatTimeoutSeconds', 1800, false),
     maxDrainSeconds: seconds('maxDrainSeconds', 0, true),
     onDeadline: onDeadline as DeadlinePolicy,

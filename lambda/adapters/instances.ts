@@ -3,7 +3,7 @@
  * the first place to look for its node, verified by providerID) and whether
  * EC2 is about to interrupt it (Spot).
  */
-import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
 import { awsErrorName, toAdapterError } from './errors';
 
 /** The instance's private DNS name, or undefined when EC2 no longer knows the instance or it has none. */
@@ -68,4 +68,9 @@ export async function spotRequestStatus(ec2: EC2Client, requestId: string): Prom
     if (awsErrorName(error) === 'InvalidSpotInstanceRequestID.NotFound') return undefined;
     throw toAdapterError(error, `DescribeSpotInstanceRequests ${requestId}`);
   }
+}
+
+/** The EC2 client the handlers use (SDK defaults: region, credentials, AWS_ENDPOINT_URL_EC2). */
+export function createEc2Client(config: EC2ClientConfig = {}): EC2Client {
+  return new EC2Client(config);
 }

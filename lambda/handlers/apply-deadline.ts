@@ -11,12 +11,15 @@ import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { MIN_WAIT_MS } from '../core/pacing';
 import { forceDeletePods } from '../adapters/kube-drain';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { kubeApi } from './capabilities/kube';
+import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
 import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy', async (input, deps, timeLeftMs) => {
+export const makeApplyDeadline = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('ApplyDeadlinePolicy', async (input, deps, timeLeftMs) => {
   const { clock, logger, metrics } = deps;
   // Identity: the instance checked again, its node, deadline and policy derived
   // afresh (Auto Scaling, EC2, the cluster, this function's configuration).
@@ -66,4 +69,4 @@ export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy',
   };
 });
 
-export const handler = withRealDeps(makeApplyDeadline);
+export const handler = withRealDeps(makeApplyDeadline, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

@@ -12,7 +12,7 @@
 import { drainClaimName, spotClaimName, terminationActivity } from '../core/claims';
 import type { DrainStartInput, DrainTrigger } from '../core/drain-state';
 import { TransientError } from '../adapters/errors';
-import type { Deps } from './deps';
+import type { DepsWith } from './deps';
 import { Metric, count } from './observability';
 import { checkInstance, type RefusalCode } from './target';
 
@@ -21,7 +21,7 @@ export type ClaimOutcome =
   | { outcome: 'refused'; reason: string; code: RefusalCode };
 
 export async function claimDrain(
-  deps: Deps,
+  deps: DepsWith<'hooks' | 'ec2' | 'executions'>,
   instanceId: string,
   trigger: DrainTrigger,
   options: { tokenHash?: string; requestId: string },

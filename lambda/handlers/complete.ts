@@ -6,13 +6,14 @@
  * "No active Lifecycle Action" means someone else finished it: recorded, not an error.
  */
 import type { DrainState } from '../core/drain-state';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
 import { countCompletion, recordDuration } from './observability';
 import { heldByHook, refused } from './target';
 import { workflowStep } from './workflow-step';
 
-export const makeComplete = workflowStep<DrainState>('Complete', async (input, deps) => {
+export const makeComplete = workflowStep<DrainState, 'hooks'>('Complete', async (input, deps) => {
   const { clock, logger, metrics } = deps;
   const held = await heldByHook(deps, input);
   // Prepare may have failed before it derived the action (ReleaseAfterError then gets the start input).
@@ -58,4 +59,4 @@ export const makeComplete = workflowStep<DrainState>('Complete', async (input, d
   return { ...state, next: 'done', result: final };
 });
 
-export const handler = withRealDeps(makeComplete);
+export const handler = withRealDeps(makeComplete, { hooks: lifecycleHooks });

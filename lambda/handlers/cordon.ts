@@ -7,11 +7,14 @@
 import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { cordonNode } from '../adapters/kube-nodes';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { kubeApi } from './capabilities/kube';
+import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
 import { checkInstance, nodeOf, refused } from './target';
 import { workflowStep } from './workflow-step';
 
-export const makeCordon = workflowStep<DrainState>('Cordon', async (state, deps, timeLeftMs) => {
+export const makeCordon = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('Cordon', async (state, deps, timeLeftMs) => {
   const check = await checkInstance(deps, state.action?.instanceId);
   if (!check.ok) return refused(state, check, deps);
   const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
@@ -23,4 +26,4 @@ export const makeCordon = workflowStep<DrainState>('Cordon', async (state, deps,
   return { ...state, nodeName: node?.name ?? null, next: 'drain', loop: { ...state.loop, historyEvents: state.loop.historyEvents + HISTORY_EVENTS.task } };
 });
 
-export const handler = withRealDeps(makeCordon);
+export const handler = withRealDeps(makeCordon, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

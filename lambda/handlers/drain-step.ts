@@ -16,7 +16,10 @@ import { MIN_WAIT_MS } from '../core/pacing';
 import { KubeApiError } from '../adapters/kube-client';
 import { drainRound, type DrainEvent } from '../adapters/kube-drain';
 import { TransientError } from '../adapters/errors';
-import { withRealDeps, type Deps } from './deps';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { kubeApi } from './capabilities/kube';
+import { ec2Instances } from './capabilities/instances';
+import { withRealDeps, type BaseDeps, type DepsWith } from './deps';
 import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
@@ -40,7 +43,7 @@ export class DrainFailedError extends Error {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
 
-export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (input, deps, timeLeftMs) => {
+export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('DrainStep', async (input, deps, timeLeftMs) => {
   const { clock, config, logger, metrics } = deps;
   // Identity: the instance checked again, its node found from it (never from the input).
   const verified = await verifiedRound(input, deps, timeLeftMs);
@@ -130,7 +133,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (input,
  * it. A Spot notice turns a lifecycle drain into a Spot drain (two minutes, no
  * heartbeats) in place. A node that is gone leaves nothing to drain.
  */
-async function verifiedRound(state: DrainState, deps: Deps, timeLeftMs: number): Promise<{ state: DrainState } | { done: DrainState }> {
+async function verifiedRound(state: DrainState, deps: DepsWith<'hooks' | 'kube' | 'ec2'>, timeLeftMs: number): Promise<{ state: DrainState } | { done: DrainState }> {
   const check = await checkInstance(deps, state.action?.instanceId);
   if (!check.ok) return { done: refused(state, check, deps) };
   const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
@@ -187,7 +190,7 @@ const emptySummary = (): DrainSummary => ({
   leftAlone: 0,
 });
 
-function logEvent({ logger }: Deps, event: DrainEvent): void {
+function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
   switch (event.type) {
     case 'evicted':
       return logger.info(`evicted ${event.pod}`, { event });
@@ -204,4 +207,4 @@ function logEvent({ logger }: Deps, event: DrainEvent): void {
   }
 }
 
-export const handler = withRealDeps(makeDrainStep);
+export const handler = withRealDeps(makeDrainStep, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

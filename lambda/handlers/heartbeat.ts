@@ -6,12 +6,13 @@
 import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { lastBeatAt } from '../core/next-step';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { heldByHook, refused } from './target';
 import { Metric, count, countCompletion } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeHeartbeat = workflowStep<DrainState>('Heartbeat', async (state, deps) => {
+export const makeHeartbeat = workflowStep<DrainState, 'hooks'>('Heartbeat', async (state, deps) => {
   const { clock, config, logger, metrics } = deps;
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.wait;
   const held = await heldByHook(deps, state);
@@ -61,4 +62,4 @@ export class LifecycleActionExpiredError extends Error {
   override readonly name = 'LifecycleActionExpiredError';
 }
 
-export const handler = withRealDeps(makeHeartbeat);
+export const handler = withRealDeps(makeHeartbeat, { hooks: lifecycleHooks });

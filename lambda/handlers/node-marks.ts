@@ -14,7 +14,10 @@ import type { Context } from 'aws-lambda';
 import { INSTANCE_ID, LAUNCH_WAIT_STATES } from '../core/claims';
 import { parseDrainEvent } from '../core/lifecycle-event';
 import { cordonNode, uncordonNode } from '../adapters/kube-nodes';
-import { timeLeft, withRealDeps, type Deps } from './deps';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { ec2Instances } from './capabilities/instances';
+import { kubeApi } from './capabilities/kube';
+import { timeLeft, withRealDeps, type DepsWith } from './deps';
 import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
 import { nodeOf } from './target';
 
@@ -25,7 +28,7 @@ export type NodeMarksResult =
   | { outcome: 'ignored' | 'refused'; reason: string };
 
 export const makeNodeMarks =
-  (deps: Deps) =>
+  (deps: DepsWith<'hooks' | 'ec2' | 'kube'>) =>
   async (event: unknown, context?: Context): Promise<NodeMarksResult> => {
     const { logger, metrics, config } = deps;
     logger.resetKeys();
@@ -82,4 +85,4 @@ export const makeNodeMarks =
     }
   };
 
-export const handler = withRealDeps(makeNodeMarks);
+export const handler = withRealDeps(makeNodeMarks, { hooks: lifecycleHooks, ec2: ec2Instances, kube: kubeApi });

@@ -11,6 +11,9 @@
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../core/deadline';
 import type { DrainStartInput, DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { kubeApi } from './capabilities/kube';
+import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
 import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { isDrainState, workflowStep } from './workflow-step';
@@ -18,7 +21,7 @@ import { isDrainState, workflowStep } from './workflow-step';
 /** ExecutionStarted + this Task + the Choice after it. */
 const PREPARE_EVENTS = 2 + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
 
-export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare', async (input, deps, timeLeftMs) => {
+export const makePrepare = workflowStep<DrainStartInput | DrainState, 'hooks' | 'kube' | 'ec2'>('Prepare', async (input, deps, timeLeftMs) => {
   const { logger } = deps;
   const continuation = isDrainState(input) ? input : undefined;
   const instanceId = continuation ? continuation.action?.instanceId : (input as DrainStartInput).instanceId;
@@ -65,4 +68,4 @@ export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare',
   return state;
 });
 
-export const handler = withRealDeps(makePrepare);
+export const handler = withRealDeps(makePrepare, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

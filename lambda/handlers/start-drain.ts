@@ -14,7 +14,10 @@
  */
 import type { Context } from 'aws-lambda';
 import { parseDrainEvent } from '../core/lifecycle-event';
-import { withRealDeps, type Deps } from './deps';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { ec2Instances } from './capabilities/instances';
+import { drainExecutions } from './capabilities/executions';
+import { withRealDeps, type DepsWith } from './deps';
 import { claimDrain } from './claim';
 import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
 
@@ -27,7 +30,7 @@ export type StartDrainResult =
   | { outcome: 'ignored' | 'refused'; reason: string };
 
 export const makeStartDrain =
-  (deps: Deps) =>
+  (deps: DepsWith<'hooks' | 'ec2' | 'executions'>) =>
   async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<StartDrainResult> => {
     const { logger, metrics, clock, config } = deps;
     logger.resetKeys();
@@ -108,4 +111,4 @@ export const makeStartDrain =
     }
   };
 
-export const handler = withRealDeps(makeStartDrain);
+export const handler = withRealDeps(makeStartDrain, { hooks: lifecycleHooks, ec2: ec2Instances, executions: drainExecutions });

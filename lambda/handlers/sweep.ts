@@ -8,7 +8,10 @@
  */
 import type { Context } from 'aws-lambda';
 import { TERMINATE_WAIT_STATES } from '../core/claims';
-import { withRealDeps, type Deps } from './deps';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { ec2Instances } from './capabilities/instances';
+import { drainExecutions } from './capabilities/executions';
+import { withRealDeps, type DepsWith } from './deps';
 import { claimDrain } from './claim';
 import { Metric, count } from './observability';
 
@@ -21,7 +24,7 @@ export interface SweepResult {
 }
 
 export const makeSweep =
-  (deps: Deps) =>
+  (deps: DepsWith<'hooks' | 'ec2' | 'executions'>) =>
   async (_event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<SweepResult> => {
     const { logger, metrics, config, clock } = deps;
     logger.resetKeys();
@@ -57,4 +60,4 @@ export const makeSweep =
     }
   };
 
-export const handler = withRealDeps(makeSweep);
+export const handler = withRealDeps(makeSweep, { hooks: lifecycleHooks, ec2: ec2Instances, executions: drainExecutions });

@@ -18,7 +18,9 @@ import type { DrainState, LifecycleAction } from '../core/drain-state';
 import type { Ec2Instance } from '../adapters/instances';
 import { findNode, type FoundNode } from '../adapters/kube-nodes';
 import type { HookSettings } from '../adapters/lifecycle';
-import type { Deps } from './deps';
+import type { BaseDeps, DepsWith } from './deps';
+
+type Deps = DepsWith<'hooks' | 'ec2'>;
 import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
 import { countCompletion, countRefused } from './observability';
 
@@ -102,7 +104,7 @@ export async function checkInstance(deps: Deps, instanceId: unknown): Promise<Ta
  * (Prepare and node-marks, whose RBAC has it).
  */
 export async function nodeOf(
-  deps: Deps,
+  deps: BaseDeps & DepsWith<'kube'>,
   target: Pick<DrainTarget, 'instanceId' | 'ec2'>,
   timeLeftMs: number,
   options: { candidate?: string | null; list?: boolean } = {},
@@ -130,7 +132,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * the interruption (notice + 2 min), its policy force-delete whatever
  * onDeadline says: the pods go with the instance anyway, better gracefully.
  */
-export async function deriveDrain(deps: Deps, target: DrainTarget, known: { tokenHash?: string } = {}): Promise<DerivedDrain> {
+export async function deriveDrain(deps: DepsWith<'hooks'>, target: DrainTarget, known: { tokenHash?: string } = {}): Promise<DerivedDrain> {
   const { config, clock, logger } = deps;
   let startedAt = target.spot?.noticeAt ?? clock.now();
   let activityId: string | undefined;
@@ -177,7 +179,7 @@ export async function deriveDrain(deps: Deps, target: DrainTarget, known: { toke
  * names our hook (configuration) and that group.
  */
 export async function heldByHook(
-  deps: Deps,
+  deps: DepsWith<'hooks'>,
   state: DrainState,
 ): Promise<{ ok: true; target: Pick<DrainTarget, 'instanceId' | 'autoScalingGroupName'> } | Extract<TargetCheck, { ok: false }>> {
   // ReleaseAfterError may get the start input itself (Prepare failed): it names the instance only.
@@ -200,7 +202,7 @@ export async function heldByHook(
  * no longer held (completed elsewhere, timed out, terminated) that is the
  * normal end of the story; the hook timing out on us still fails loudly.
  */
-export function refused(state: DrainState, check: Extract<TargetCheck, { ok: false }>, deps: Deps): DrainState {
+export function refused(state: DrainState, check: Extract<TargetCheck, { ok: false }>, deps: BaseDeps): DrainState {
   const now = deps.clock.now();
   deps.logger.removeKeys(['node']);
   const underWay = state.action !== undefined && check.code === 'ended';

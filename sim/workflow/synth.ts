@@ -1,5 +1,5 @@
 /**
- * Synthesizes the EksGracefulDrain construct (without bundling) and returns what
+ * Synthesizes the EksGracefulDrain construct (assets referenced in place) and returns what
  * local workflow runs need: the state machine definition and each function's
  * environment, with every CloudFormation token replaced by a plausible literal.
  */
@@ -65,13 +65,23 @@ export interface SynthesizedStack {
   template: Template;
 }
 
-/** The construct in a stack with a concrete environment, bundling skipped. */
+/** The construct in a stack with a concrete environment, assets not staged. */
 export function synthesizeStack(props: Partial<EksGracefulDrainProps> = {}): SynthesizedStack {
-  // Skipping bundling keeps this fast; test/infra/bundling.test.ts proves bundling works.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // The prebuilt bundles are referenced in place, not copied into a cloud assembly: faster, and no temp files.
+  const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
   const stack = new Stack(app, 'DrainTest', { env: { account: TEST_ACCOUNT, region: TEST_REGION } });
-  const drain = new EksGracefulDrain(stack, 'Drain', { ...DEFAULT_TEST_PROPS, ...props });
+  const drain = new EksGracefulDrain(stack, 'Drain', withDefaults(props));
   return { app, stack, drain, template: Template.fromStack(stack) };
+}
+
+/** The test defaults under `props`; a `cluster` or `autoScalingGroups` given replaces the default names. */
+function withDefaults(props: Partial<EksGracefulDrainProps>): EksGracefulDrainProps {
+  const { clusterName, autoScalingGroupNames } = DEFAULT_TEST_PROPS;
+  return {
+    ...(props.cluster === undefined && { clusterName }),
+    ...(props.autoScalingGroups === undefined && { autoScalingGroupNames }),
+    ...props,
+  };
 }
 
 export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): SynthesizedWorkflow {

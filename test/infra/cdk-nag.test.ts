@@ -5,7 +5,7 @@ import { EksGracefulDrain } from '../../lib/graceful-drain';
 import { EksGracefulDrainStack } from '../../lib/stack';
 
 const context = {
-  'aws:cdk:bundling-stacks': [],
+  'aws:cdk:disable-asset-staging': true,
   'clusterName': 'prod',
   'autoScalingGroupNames': 'asg-a,asg-b',
 };
@@ -59,7 +59,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   test('nor the construct in an environment-agnostic stack, with an existing hook', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
     const stack = new Stack(app, 'Theirs');
     new EksGracefulDrain(stack, 'Drain', { clusterName: 'c', autoScalingGroupNames: ['x'], existingLifecycleHookName: 'h' });
     expect(findings(app)).toEqual([]);

@@ -100,7 +100,7 @@ describe('ClusterAccess', () => {
 
     test('the stack creates the entries by default and none with "false"', () => {
       const count = (context: Record<string, unknown>) => {
-        const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...required, ...context } });
+        const app = new App({ context: { 'aws:cdk:disable-asset-staging': true, ...required, ...context } });
         const built = new EksGracefulDrainStack(app, 'S', { env: { account: '123456789012', region: 'us-east-1' } });
         return built.node.findAll().filter((c) => (c as { cfnResourceType?: string }).cfnResourceType === 'AWS::EKS::AccessEntry').length;
       };

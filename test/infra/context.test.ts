@@ -12,8 +12,8 @@ function propsFrom(context: Record<string, unknown>) {
 describe('context → props', () => {
   test('defaults', () => {
     expect(propsFrom(required)).toEqual({
-      clusterName: 'prod',
-      autoScalingGroupNames: ['asg-a'],
+      cluster: 'prod',
+      autoScalingGroups: ['asg-a'],
       heartbeatTimeoutSeconds: 1800,
       maxDrainSeconds: 0,
       onDeadline: 'force-delete',
@@ -33,8 +33,8 @@ describe('context → props', () => {
       existingLifecycleHookName: 'their-hook',
       metricsNamespace: 'Ops',
     })).toEqual({
-      clusterName: 'prod',
-      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      cluster: 'prod',
+      autoScalingGroups: ['asg-a', 'asg-b'],
       heartbeatTimeoutSeconds: 7200,
       maxDrainSeconds: 172800,
       onDeadline: 'abandon',
@@ -60,7 +60,7 @@ describe('context → props', () => {
 
   test('cdk.json may give numbers and lists', () => {
     expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 }))
-      .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
+      .toMatchObject({ autoScalingGroups: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
   });
 
   test.each([
@@ -91,15 +91,20 @@ describe('context → props', () => {
   });
 
   test('the stack fails the same way', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'autoScalingGroupNames': 'a' } });
+    const app = new App({ context: { 'aws:cdk:disable-asset-staging': true, 'autoScalingGroupNames': 'a' } });
     expect(() => new EksGracefulDrainStack(app, 'S')).toThrow(/"clusterName"/);
   });
 });
 
 describe('the construct checks its props too (for users who skip the stack)', () => {
   test.each([
-    [{ clusterName: '', autoScalingGroupNames: ['a'] }, /clusterName/],
-    [{ clusterName: 'c', autoScalingGroupNames: [] }, /autoScalingGroupNames/],
+    [{ cluster: '', autoScalingGroups: ['a'] }, /^EksGracefulDrain: cluster must be an eks\.ICluster or an EKS cluster name .* \(got ""\)$/],
+    [{ cluster: 'c', autoScalingGroups: [] }, /^EksGracefulDrain: autoScalingGroups must be a non-empty list/],
+    [{ cluster: 'c', autoScalingGroups: ['a', 'b', 'a'] }, /autoScalingGroups must be a list without duplicates \(got \["a", "b", "a"\]\)/],
+    [{ cluster: 'c', clusterName: 'c', autoScalingGroups: ['a'] }, /cluster and clusterName are both set/],
+    [{ cluster: 'c', autoScalingGroups: ['a'], autoScalingGroupNames: ['a'] }, /autoScalingGroups and autoScalingGroupNames are both set/],
+    [{ clusterName: '', autoScalingGroupNames: ['a'] }, /^EksGracefulDrain: clusterName must be/],
+    [{ clusterName: 'c', autoScalingGroupNames: [] }, /^EksGracefulDrain: autoScalingGroupNames must be/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], heartbeatTimeoutSeconds: 10 }, /heartbeatTimeoutSeconds must be an integer number of seconds from 120 to 7200/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], maxDrainSeconds: 30 }, /maxDrainSeconds/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], onDeadline: 'nope' as never }, /onDeadline must be one of force-delete, continue, abandon/],
