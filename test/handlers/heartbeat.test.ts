@@ -23,7 +23,8 @@ function depsAt(now: number, hookAnswer: 'recorded' | 'not-active' | 'completed'
       describeHook: async () => ({ heartbeatTimeoutSeconds: 1800, globalTimeoutSeconds: 172_800, defaultResult: 'CONTINUE' }),
       recordHeartbeat: async () => (hookAnswer === 'completed' ? 'recorded' : hookAnswer),
       complete: async () => (hookAnswer === 'not-active' ? 'not-active' : 'completed'),
-      describeInstance: notUsed,
+      // Auto Scaling holds the instance for the hook (our hook may still call it over: hookAnswer).
+      describeInstance: async (instanceId: string) => ({ instanceId, autoScalingGroupName: 'demo-asg', lifecycleState: 'Terminating:Wait' }),
       groupInstances: notUsed,
       recentActivities: notUsed,
     },
