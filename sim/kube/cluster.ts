@@ -110,6 +110,22 @@ export class FakeCluster {
     return this.resourceVersion;
   }
 
+  /** The next resourceVersion, for objects kept outside this class (Leases): one counter, as etcd's revision. */
+  nextResourceVersion(): number {
+    return ++this.resourceVersion;
+  }
+
+  newUid(): string {
+    return this.ids.uid();
+  }
+
+  /** Stores a CronJob or Job built by sim/kube/batch.ts, served by the batch/v1 routes. */
+  addBatchObject(object: KubeObject): KubeObject {
+    const { namespace = 'default', name } = object.metadata;
+    const stored = this.addWorkloadObject(object.apiVersion, object.kind, namespace, name, { metadata: object.metadata, spec: object.spec, status: object.status });
+    return clone(stored);
+  }
+
   subscribe(listener: (e: ChangeEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
