@@ -46,7 +46,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     return value;
   };
 
-  const flag = (key: 'createAccessEntries'): boolean | undefined => {
+  const flag = (key: 'createAccessEntries' | 'waitForJobPods'): boolean | undefined => {
     const value = raw(key);
     if (value === undefined || typeof value === 'boolean') return value;
     const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
@@ -83,6 +83,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps {
     dashboardName: formatted('dashboardName'),
     // Unset stays undefined: the construct's default (true) applies.
     createAccessEntries: flag('createAccessEntries'),
+    waitForJobPods: flag('waitForJobPods'),
   };
 }
 

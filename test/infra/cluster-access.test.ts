@@ -120,6 +120,7 @@ describe('lib/kubernetes/rbac.yaml', () => {
       })
       .sort();
     expect(granted).toEqual([
+      'batch/jobs:get',
       'core/nodes:get',
       'core/nodes:list',
       'core/nodes:patch',
