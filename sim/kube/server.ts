@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
+import { ChangeEvent, DeploymentSpec, FakeCluster, JobPodInput, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
 import { discoveryDocument, versionInfo } from './discovery';
 import { cronJobObject, jobObject, type CronJobInput, type JobInput } from './batch';
 import { LeaseStore } from './leases';
@@ -172,7 +172,7 @@ export class FakeKubeServer {
   addMirrorPod(spec: Parameters<FakeCluster['addMirrorPod']>[0]): KubeObject { return this.cluster.addMirrorPod(spec); }
   addPdb(spec: PdbSpec): KubeObject { return this.cluster.addPdb(spec); }
   addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
-  addJobPod(spec: PodSpecInput): KubeObject { return this.cluster.addJobPod(spec); }
+  addJobPod(spec: JobPodInput): KubeObject { return this.cluster.addJobPod(spec); }
   setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
   /** A CronJob with the API server's defaults (sim/kube/batch.ts). */
   addCronJob(input: CronJobInput): KubeObject { return this.cluster.addBatchObject(cronJobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
@@ -187,6 +187,7 @@ export class FakeKubeServer {
   /** Follows every change of the cluster (what watches see); returns the unsubscribe function. */
   onChange(listener: Parameters<FakeCluster['subscribe']>[0]): () => void { return this.cluster.subscribe(listener); }
   pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }
+  jobs(namespace?: string): KubeObject[] { return this.cluster.listWorkloads('Job', namespace); }
 
   countRequests(filter: RequestFilter = {}): number {
     return this.requests.filter((r) =>
