@@ -3,11 +3,12 @@
  * points at the fake API server over HTTPS.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FakeKubeServer } from '../../sim/kube/server';
 import { seedBatch } from '../../sim/kube/audit-example';
+import { parseAllDocuments } from 'yaml';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -92,6 +93,24 @@ describe('eks-graceful-drain audit', () => {
       expect(report.workloads[1].findings.map((f: any) => f.rule)).not.toContain('replace-when-stopped');
     } finally {
       await old.stop();
+    }
+  });
+
+  it('passes the example CronJob of examples/job-guard/cronjob.yaml', async () => {
+    const example = await FakeKubeServer.start();
+    try {
+      const docs = parseAllDocuments(readFileSync(join(ROOT, 'examples/job-guard/cronjob.yaml'), 'utf8')).map((d) => d.toJS());
+      const cron = docs.find((d) => d.kind === 'CronJob');
+      const job = cron.spec.jobTemplate.spec;
+      example.addCronJob({
+        namespace: cron.metadata.namespace, name: cron.metadata.name, schedule: cron.spec.schedule, concurrencyPolicy: cron.spec.concurrencyPolicy,
+        jobTemplate: { backoffLimit: job.backoffLimit, podReplacementPolicy: job.podReplacementPolicy, podFailurePolicy: job.podFailurePolicy, template: job.template },
+      });
+      const { code, stdout } = await audit(['audit', '--json', '--kubeconfig', example.writeKubeconfig(join(dir, 'example'))]);
+      expect(JSON.parse(stdout).workloads.map((w: any) => [w.name, w.findings])).toEqual([['nightly-report', []]]);
+      expect(code).toBe(0);
+    } finally {
+      await example.stop();
     }
   });
 
