@@ -98,14 +98,21 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%S.000000Z; }
 # api METHOD PATH [BODY]: sets $status (HTTP code, 000 on no answer) and $body.
 # The token goes to curl on stdin (--config -), never on its command line.
 api() {
+  method=$1 path=$2
+  if [ $# -ge 3 ]; then
+    printf '%s' "$3" >"$tmp/request"
+    set -- --data-binary "@$tmp/request"
+  else
+    set --
+  fi
   token=$(cat "$sa_dir/token" 2>/dev/null) || { say "cannot read $sa_dir/token"; status=000; body=; return; }
   status=$(printf 'header = "Authorization: Bearer %s"\n' "$token" |
     curl --silent --show-error --config - --cacert "$sa_dir/ca.crt" \
       --connect-timeout 5 --max-time 15 \
       --header 'Accept: application/json' --header 'Content-Type: application/json' \
-      --request "$1" ${3:+--data-binary "$3"} \
+      --request "$method" "$@" \
       --output "$tmp/body" --write-out '%{http_code}' \
-      "$api_base/apis/coordination.k8s.io/v1/namespaces/$namespace/leases$2" 2>"$tmp/curl") || status=000
+      "$api_base/apis/coordination.k8s.io/v1/namespaces/$namespace/leases$path" 2>"$tmp/curl") || status=000
   body=$(cat "$tmp/body" 2>/dev/null)
   : >"$tmp/body"
 }
