@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
+import { kubernetesFunctions } from './cluster-access';
 
 /** One Lambda per workflow step; the keys are how other constructs refer to them. */
 export type DrainFunctionKey =
@@ -45,6 +47,30 @@ const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
 };
 
+// ---- Reserved concurrency (issue 10.6) ----------------------------------------
+/**
+ * Default reserved concurrency of each function. A reservation is a floor and a
+ * ceiling: the account's other functions can never starve Heartbeat or Complete
+ * (an instance held past its hook), and a storm of terminations (an instance
+ * refresh of hundreds of nodes) cannot run hundreds of DrainSteps, each holding
+ * watches on the API server, nor eat the account's pool. A throttled step is
+ * retried by the workflow for minutes (LAMBDA_SERVICE_RETRY); a throttled
+ * start-drain event is retried by Lambda's asynchronous queue. 150 in all: the
+ * account needs a concurrency limit of 250 or more (Lambda keeps 100 unreserved).
+ */
+export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<DrainFunctionKey, number>> = {
+  startDrain: 5,
+  prepare: 10,
+  cordon: 10,
+  drainStep: 100,
+  heartbeat: 10,
+  applyDeadline: 5,
+  complete: 10,
+};
+/** The limits of one function's reservation (Lambda refuses 0 as "throttle everything" for us). */
+export const RESERVED_CONCURRENCY_LIMITS = { min: 1, max: 1000 } as const;
+// ------------------------------------------------------------------------------
+
 export interface DrainFunctionsProps {
   /** EKS cluster whose nodes are drained. */
   readonly clusterName: string;
@@ -72,6 +98,25 @@ export interface DrainFunctionsProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Reserved concurrency per function, over DEFAULT_RESERVED_CONCURRENCY; `false`
+   * reserves none (the functions share the account's unreserved pool).
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /** The VPC, subnets and security groups of the Kubernetes-facing functions (private clusters). */
+  readonly network?: DrainFunctionsNetwork;
+}
+
+// ---- Private clusters (issue 10.7) ------------------------------------------------
+/** Where the Kubernetes-facing functions run, for a cluster whose API endpoint is private. */
+export interface DrainFunctionsNetwork {
+  /** The VPC to run them in (the cluster's, or one routed to it). */
+  readonly vpc: ec2.IVpc;
+  /** @default - the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - one security group per function, all outbound allowed, no inbound */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -100,6 +145,9 @@ export class DrainFunctions extends Construct {
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
     };
 
+    const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
+    // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
+    const inVpc: DrainFunctionKey[] = kubernetesFunctions(props.onDeadline);
     const make = (key: DrainFunctionKey): NodejsFunction => {
       const spec = FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
@@ -121,6 +169,12 @@ export class DrainFunctions extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         timeout: spec.timeout,
+        reservedConcurrentExecutions: reserved?.[key],
+        ...(props.network && inVpc.includes(key) && {
+          vpc: props.network.vpc,
+          vpcSubnets: props.network.vpcSubnets,
+          securityGroups: props.network.securityGroups,
+        }),
         role,
         logGroup,
         environment: { ...commonEnvironment, ...extraEnvironment[key] },
@@ -184,7 +238,9 @@ export class DrainFunctions extends Construct {
       actions: ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances'],
       resources: ['*'],
     }));
-    for (const fn of [fns.prepare, fns.cordon, fns.drainStep, fns.applyDeadline]) {
+    // Only the functions that call the Kubernetes API may learn its endpoint
+    // (apply-deadline only with force-delete: it calls nothing otherwise).
+    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key])) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
         resources: [clusterArn],
@@ -198,7 +254,7 @@ export class DrainFunctions extends Construct {
     // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
+    for (const key of ['complete', 'heartbeat'] as const) {
       for (const name of props.autoScalingGroupNames) {
         Validations.of(fns[key].role!).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
@@ -206,10 +262,29 @@ export class DrainFunctions extends Construct {
         });
       }
     }
-    Validations.of(fns.prepare.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
-    });
+    // A function in a VPC manages its network interfaces with its own role (our
+    // roles do not get AWSLambdaVPCAccessExecutionRole): the actions that
+    // managed policy grants, which support no resource-level permissions.
+    if (props.network) {
+      for (const key of inVpc) {
+        fns[key].addToRolePolicy(new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }));
+      }
+    }
+    for (const key of new Set<DrainFunctionKey>(['prepare', ...(props.network ? inVpc : [])])) {
+      Validations.of(fns[key].role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: [
+          ...(key === 'prepare' ? ['autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.'] : []),
+          ...(props.network ? ['The network-interface actions a function in a VPC needs (those of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions.'] : []),
+        ].join(' '),
+      });
+    }
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-L1',

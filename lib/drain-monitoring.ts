@@ -40,9 +40,10 @@ export interface DrainMonitoringProps {
   /** CloudWatch namespace the functions publish their EMF metrics to. */
   readonly metricsNamespace: string;
   /**
-   * Where every alarm sends its ALARM and OK notifications. If the topic is
-   * encrypted, its KMS key must let `cloudwatch.amazonaws.com` use it
-   * (kms:Decrypt, kms:GenerateDataKey*), or the notifications are dropped.
+   * Where every alarm sends its ALARM and OK notifications. Its policy must
+   * allow `cloudwatch.amazonaws.com` to sns:Publish, and if it is encrypted,
+   * its KMS key must let the same principal kms:Decrypt and
+   * kms:GenerateDataKey*, or the notifications are dropped.
    * @default - a topic encrypted with a KMS key of its own, HTTPS only; subscribe to it after deployment
    */
   readonly alarmTopic?: sns.ITopic;
@@ -331,9 +332,18 @@ export class DrainMonitoring extends Construct {
   /**
    * HTTPS only, encrypted with a key of its own: CloudWatch cannot publish to a
    * topic encrypted with the AWS managed key (alias/aws/sns), whose policy
-   * cannot be changed to let it in.
+   * cannot be changed to let it in. Once a topic has a resource policy (here the
+   * TLS-only Deny), CloudWatch may publish only if that policy allows it, and
+   * the key must let it encrypt the message: both grants are for this account's
+   * alarms only (aws:SourceAccount, aws:SourceArn), so that no other account's
+   * alarm can use CloudWatch to write to the topic (confused deputy).
+   * test/infra/alarm-delivery.test.ts walks alarm → topic → key.
    */
   private createAlarmTopic(): sns.Topic {
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+    };
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: 'eks-graceful-drain alarm topic',
       enableKeyRotation: true,
@@ -343,12 +353,21 @@ export class DrainMonitoring extends Construct {
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
+      conditions: alarmsOfThisAccount,
     }));
-    return new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'eks-graceful-drain alarms',
       masterKey: key,
       enforceSSL: true,
     });
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: alarmsOfThisAccount,
+    }));
+    return topic;
   }
 }
 

@@ -1,13 +1,14 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { ClusterAccess } from './cluster-access';
-import { DrainFunctionKey, DrainFunctions } from './drain-functions';
+import { ClusterAccess, kubernetesFunctions } from './cluster-access';
+import { DEFAULT_RESERVED_CONCURRENCY, DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -28,6 +29,23 @@ export const FORMATS = {
     pattern: /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
     expected: 'the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>)',
   },
+  /** EKS: 1–100 characters, a letter or digit first, then letters, digits, - or _. */
+  clusterName: {
+    pattern: /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+    expected: 'an EKS cluster name (1–100 letters, digits, - or _, starting with a letter or digit)',
+  },
+  /**
+   * Auto Scaling: printable ASCII without a colon, at most 255. The name ends up
+   * in IAM resource ARNs and the rule pattern, so the IAM wildcards * and ? and
+   * the policy-variable sign $ are refused too: `*` would grant every group.
+   */
+  autoScalingGroupName: {
+    pattern: /^[\x21-\x7e]{1,255}$/,
+    forbidden: /[:*?$]/,
+    expected: 'Auto Scaling group names (1–255 printable ASCII characters, no spaces, and none of : * ? $)',
+  },
+  /** Auto Scaling: letters, digits, - _ and /, at most 255. */
+  existingLifecycleHookName: { pattern: /^[A-Za-z0-9_/-]{1,255}$/, expected: 'a lifecycle hook name (1–255 letters, digits, -, _ or /)' },
   /** CloudWatch: letters, digits, - and _, at most 255. */
   dashboardName: { pattern: /^[A-Za-z0-9_-]{1,255}$/, expected: '1–255 letters, digits, - or _' },
 } as const;
@@ -93,8 +111,11 @@ export interface EksGracefulDrainProps {
    */
   readonly monitoring?: boolean;
   /**
-   * ARN of an SNS topic for the alarms (same account and region). If it is
-   * encrypted, its KMS key must let `cloudwatch.amazonaws.com` use it.
+   * ARN of an SNS topic for the alarms (same account and region). Its policy
+   * must allow `cloudwatch.amazonaws.com` to `sns:Publish` (conditioned on
+   * `aws:SourceAccount` / `aws:SourceArn`), and if it is encrypted, its KMS key
+   * must let the same principal `kms:Decrypt` and `kms:GenerateDataKey*`
+   * (README "Alarms").
    * @default - a topic is created, encrypted with a KMS key of its own
    */
   readonly alarmTopicArn?: string;
@@ -104,15 +125,46 @@ export interface EksGracefulDrainProps {
    */
   readonly dashboardName?: string;
   /**
-   * Create an EKS access entry (type STANDARD, Kubernetes group
-   * `eks-graceful-drain`, no access policy) for the role of each function that
-   * calls the Kubernetes API. Needs a cluster whose authentication mode is API or
-   * API_AND_CONFIG_MAP. Set to false for a CONFIG_MAP cluster and map the roles
-   * of the stack outputs in aws-auth instead. Either way, apply
-   * lib/kubernetes/rbac.yaml to the cluster.
+   * Create an EKS access entry (type STANDARD, no access policy) for the role
+   * of each function that calls the Kubernetes API, in that function's own
+   * Kubernetes group (`eks-graceful-drain:<function>`). Needs a cluster whose
+   * authentication mode is API or API_AND_CONFIG_MAP. Set to false for a
+   * CONFIG_MAP cluster and map the roles of the stack outputs in aws-auth
+   * instead. Either way, apply the manifests of lib/kubernetes/ to the cluster
+   * (README "Give the drain access to the cluster").
    * @default true
    */
   readonly createAccessEntries?: boolean;
+  /**
+   * Reserved concurrency of each function (1–1000), over the defaults of
+   * DEFAULT_RESERVED_CONCURRENCY (drainStep 100, startDrain and applyDeadline 5,
+   * the others 10: 150 in all, so the account needs a concurrency limit of at
+   * least 250). It guarantees Heartbeat and Complete capacity whatever the
+   * account's other functions do, and caps what a storm of terminations can
+   * run at once; throttled steps are retried for minutes. `false` reserves none.
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /**
+   * Run the functions that call the Kubernetes API (prepare, cordon,
+   * drain-step, apply-deadline) in this VPC: needed when the cluster's API
+   * endpoint is private. They then need a route to the endpoint (the cluster
+   * security group must admit HTTPS from `securityGroups`) and to the AWS APIs
+   * they call: eks, autoscaling and ec2 (VPC endpoints or a NAT; README
+   * "Private clusters"). The other functions stay outside the VPC.
+   * @default - outside any VPC (the cluster's public endpoint)
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of those functions in `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of those functions in `vpc`.
+   * @default - one per function, all outbound traffic allowed, nothing inbound
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -120,10 +172,10 @@ export interface EksGracefulDrainProps {
  * lifecycle hook → EventBridge → start-drain → Step Functions workflow of small
  * Lambdas → CompleteLifecycleAction.
  *
- * The Kubernetes-facing Lambda roles get EKS access entries in the group
- * `eks-graceful-drain` (see `clusterAccess`, and `createAccessEntries` for
- * aws-auth clusters); the cluster must bind that group to the ClusterRole of
- * lib/kubernetes/rbac.yaml.
+ * The Kubernetes-facing Lambda roles get EKS access entries, each in a group
+ * of its own (see `clusterAccess`, and `createAccessEntries` for aws-auth
+ * clusters); the cluster binds each group to its ClusterRole with the
+ * manifests of lib/kubernetes/.
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
@@ -168,12 +220,15 @@ export class EksGracefulDrain extends Construct {
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,
       startDrainMaxEventAge: this.lifecycleHooks.eventMaxAge,
       logRetention: props.logRetention,
+      reservedConcurrency: props.reservedConcurrency,
+      network: props.vpc && { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups },
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
       clusterName: props.clusterName,
       functions: this.functions,
+      kubernetesFunctions: kubernetesFunctions(props.onDeadline ?? 'force-delete'),
       createAccessEntries: props.createAccessEntries ?? true,
     });
 
@@ -199,6 +254,11 @@ export class EksGracefulDrain extends Construct {
   }
 }
 
+/** An Auto Scaling group name that cannot widen an IAM ARN (see FORMATS.autoScalingGroupName). */
+export function isAutoScalingGroupName(name: string): boolean {
+  return FORMATS.autoScalingGroupName.pattern.test(name) && !FORMATS.autoScalingGroupName.forbidden.test(name);
+}
+
 /** Throws, naming the prop and what it accepts, on a value the deployment would reject or misbehave with. */
 export function validateProps(props: EksGracefulDrainProps): void {
   const fail = (name: string, expected: string, got: unknown): never => {
@@ -206,12 +266,19 @@ export function validateProps(props: EksGracefulDrainProps): void {
   };
   const known = (value: unknown): boolean => value !== undefined && !Token.isUnresolved(value);
 
-  if (typeof props.clusterName !== 'string' || props.clusterName === '') {
-    fail('clusterName', 'the name of an EKS cluster', props.clusterName);
+  // Names reach IAM ARNs, access entries and the rule pattern: checked, never wildcards.
+  if (typeof props.clusterName !== 'string' || !FORMATS.clusterName.pattern.test(props.clusterName)) {
+    fail('clusterName', FORMATS.clusterName.expected, props.clusterName);
   }
   if (!Array.isArray(props.autoScalingGroupNames) || props.autoScalingGroupNames.length === 0
-    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || name === '')) {
-    fail('autoScalingGroupNames', 'a non-empty list of Auto Scaling group names', props.autoScalingGroupNames);
+    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || !isAutoScalingGroupName(name))) {
+    fail('autoScalingGroupNames', `a non-empty list of ${FORMATS.autoScalingGroupName.expected}`, props.autoScalingGroupNames);
+  }
+  if (new Set(props.autoScalingGroupNames).size !== props.autoScalingGroupNames.length) {
+    fail('autoScalingGroupNames', 'a list without duplicates', props.autoScalingGroupNames);
+  }
+  if (known(props.existingLifecycleHookName) && !FORMATS.existingLifecycleHookName.pattern.test(props.existingLifecycleHookName!)) {
+    fail('existingLifecycleHookName', FORMATS.existingLifecycleHookName.expected, props.existingLifecycleHookName);
   }
   const inRange = (name: keyof typeof LIMITS, value: number | undefined, allowZero: boolean): void => {
     if (!known(value)) return;
@@ -227,11 +294,22 @@ export function validateProps(props: EksGracefulDrainProps): void {
   if (props.createAccessEntries !== undefined && typeof props.createAccessEntries !== 'boolean') {
     fail('createAccessEntries', 'true or false', props.createAccessEntries);
   }
-  if (props.existingLifecycleHookName === '') fail('existingLifecycleHookName', 'a hook name when set', '');
   if (props.metricsNamespace === '') fail('metricsNamespace', 'a non-empty CloudWatch namespace when set', '');
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {
     const value = props[name];
     if (known(value) && !FORMATS[name].pattern.test(value!)) fail(name, FORMATS[name].expected, value);
+  }
+  if (!props.vpc && (props.vpcSubnets !== undefined || props.securityGroups !== undefined)) {
+    fail('vpc', 'set when vpcSubnets or securityGroups are', undefined);
+  }
+  if (props.reservedConcurrency !== undefined && props.reservedConcurrency !== false) {
+    const { min, max } = RESERVED_CONCURRENCY_LIMITS;
+    for (const [key, value] of Object.entries(props.reservedConcurrency)) {
+      if (!(key in DEFAULT_RESERVED_CONCURRENCY)
+        || !Number.isInteger(value) || value! < min || value! > max) {
+        fail('reservedConcurrency', `false or a map of function (${Object.keys(DEFAULT_RESERVED_CONCURRENCY).join(', ')}) to an integer from ${min} to ${max}`, props.reservedConcurrency);
+      }
+    }
   }
   if (known(props.stateMachineName) && !/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName!)) {
     fail('stateMachineName', '1–80 letters, digits, - or _', props.stateMachineName);

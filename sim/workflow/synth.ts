@@ -27,6 +27,14 @@ export interface SynthesizedWorkflow {
   timeoutSeconds: Record<DrainFunctionKey, number>;
   /** The placeholder ARN of each function, as it appears in the definition's Resource fields. */
   functionArns: Record<DrainFunctionKey, string>;
+  /**
+   * The Kubernetes groups of each function that has an identity in the
+   * cluster: those of its EKS access entry as synthesized, or (without access
+   * entries) the groups the README maps its role to in aws-auth.
+   */
+  kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>>;
+  /** Each function's role, as a placeholder ARN. */
+  roleArns: Record<DrainFunctionKey, string>;
   /** Name and ARN of the state machine (also STATE_MACHINE_ARN of start-drain). */
   stateMachineName: string;
   stateMachineArn: string;
@@ -76,12 +84,21 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
   const environment = {} as Record<DrainFunctionKey, Record<string, string>>;
   const functionArns = {} as Record<DrainFunctionKey, string>;
   const timeoutSeconds = {} as Record<DrainFunctionKey, number>;
+  const roleArns = {} as Record<DrainFunctionKey, string>;
+  const kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>> = {};
+  const accessEntries = Object.values(json.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry');
   for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, EksGracefulDrain['functions'][DrainFunctionKey]]>) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
     const properties = json.Resources[logicalId].Properties;
     environment[key] = resolve(properties.Environment?.Variables ?? {}) as Record<string, string>;
     functionArns[key] = resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string;
     timeoutSeconds[key] = Number(properties.Timeout ?? 3);
+    const roleId = stack.getLogicalId(fn.role!.node.defaultChild as CfnElement);
+    roleArns[key] = resolve({ 'Fn::GetAtt': [roleId, 'Arn'] }) as string;
+    const entry = accessEntries.find((e) => JSON.stringify(e.Properties.PrincipalArn) === JSON.stringify({ 'Fn::GetAtt': [roleId, 'Arn'] }));
+    const mapped = drain.clusterAccess.kubernetesGroups[key as keyof typeof drain.clusterAccess.kubernetesGroups];
+    if (entry) kubernetesGroups[key] = entry.Properties.KubernetesGroups as string[];
+    else if (accessEntries.length === 0 && mapped) kubernetesGroups[key] = [mapped];
   }
 
   return {
@@ -89,6 +106,8 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
     environment,
     timeoutSeconds,
     functionArns,
+    kubernetesGroups,
+    roleArns,
     stateMachineName,
     stateMachineArn: `arn:${TEST_PARTITION}:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:${stateMachineName}`,
   };

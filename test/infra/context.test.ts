@@ -42,6 +42,20 @@ describe('context → props', () => {
     });
   });
 
+  test.each([
+    ['none', false],
+    [' FALSE ', false],
+    [false, false],
+    ['drainStep=50, prepare=5', { drainStep: 50, prepare: 5 }],
+    [{ complete: 20 }, { complete: 20 }],
+  ])('reservedConcurrency %j → %j', (value, expected) => {
+    expect(propsFrom({ ...required, reservedConcurrency: value }).reservedConcurrency).toEqual(expected);
+  });
+
+  test.each([['drainStep=0'], ['drainStep'], ['nope=3'], [12]])('reservedConcurrency %j is refused', (value) => {
+    expect(() => propsFrom({ ...required, reservedConcurrency: value })).toThrow(/"reservedConcurrency": expected/);
+  });
+
   test('cdk.json may give numbers and lists', () => {
     expect(propsFrom({ clusterName: 'prod', autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 }))
       .toMatchObject({ autoScalingGroupNames: ['a', 'b'], heartbeatTimeoutSeconds: 120, maxDrainSeconds: 60 });
@@ -62,6 +76,14 @@ describe('context → props', () => {
     [{ ...required, maxDrainSeconds: '1.5' }, /"maxDrainSeconds"/],
     [{ ...required, onDeadline: 'delete' }, /"onDeadline": expected one of force-delete \| continue \| abandon, got "delete"/],
     [{ ...required, metricsNamespace: 42 }, /"metricsNamespace": expected a string/],
+    [{ ...required, clusterName: 'prod*' }, /"clusterName": expected an EKS cluster name/],
+    [{ ...required, clusterName: '-prod' }, /"clusterName"/],
+    [{ ...required, clusterName: 'a'.repeat(101) }, /"clusterName"/],
+    [{ ...required, autoScalingGroupNames: 'asg-a,*' }, /"autoScalingGroupNames": expected Auto Scaling group names .*got "\*"/],
+    [{ ...required, autoScalingGroupNames: 'asg-?' }, /"autoScalingGroupNames".*got "asg-\?"/],
+    [{ ...required, autoScalingGroupNames: 'a:b' }, /"autoScalingGroupNames"/],
+    [{ ...required, autoScalingGroupNames: '${aws:username}' }, /"autoScalingGroupNames"/],
+    [{ ...required, existingLifecycleHookName: 'hook*' }, /"existingLifecycleHookName": expected a lifecycle hook name/],
   ])('%j is refused, naming the key and what it expects', (context, message) => {
     expect(() => propsFrom(context)).toThrow(message);
   });
@@ -80,9 +102,20 @@ describe('the construct checks its props too (for users who skip the stack)', ()
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], maxDrainSeconds: 30 }, /maxDrainSeconds/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], onDeadline: 'nope' as never }, /onDeadline must be one of force-delete, continue, abandon/],
     [{ clusterName: 'c', autoScalingGroupNames: ['a'], stateMachineName: 'has space' }, /stateMachineName/],
+    // Names reach IAM ARNs: a wildcard would grant every cluster or group of the account.
+    [{ clusterName: '*', autoScalingGroupNames: ['a'] }, /clusterName must be an EKS cluster name/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['*'] }, /autoScalingGroupNames must be a non-empty list of Auto Scaling group names/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['asg-a', 'asg-?'] }, /autoScalingGroupNames/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['has space'] }, /autoScalingGroupNames/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a', 'a'] }, /autoScalingGroupNames must be a list without duplicates/],
+    [{ clusterName: 'c', autoScalingGroupNames: ['a'], existingLifecycleHookName: 'h:1' }, /existingLifecycleHookName/],
   ])('%j', (props, message) => {
     expect(() => validateProps(props)).toThrow(message);
     expect(() => new EksGracefulDrain(new App(), 'D', props)).toThrow(message);
+  });
+
+  test('accepts real names', () => {
+    expect(() => validateProps({ clusterName: 'Prod_eu-1', autoScalingGroupNames: ['eks-ng-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d', 'asg.with.dots(1)'], existingLifecycleHookName: 'team/drain_hook-1' })).not.toThrow();
   });
 
   test('accepts the limits', () => {
