@@ -87,9 +87,9 @@ describe.each(shells)('job-guard under %s', (_name, shell) => {
 
   it('loses no signal that arrives while it starts: the job is never left running', async () => {
     // A lost SIGTERM would let the 5-second job run to the end and exit 0.
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 24; i++) {
       const guard = run(shell, ['--', 'sh', '-c', 'exec sleep 5']);
-      await new Promise((r) => setTimeout(r, i % 6));
+      await new Promise((r) => setTimeout(r, i % 8));
       guard.child.kill('SIGTERM');
       const { code, signal } = await guard.done;
       // Either the guard was killed before its first line (the kernel's default
