@@ -58,7 +58,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     return value;
   };
 
-  const flag = (key: 'createAccessEntries'): boolean | undefined => {
+  const flag = (key: 'createAccessEntries' | 'waitForJobPods'): boolean | undefined => {
     const value = raw(key);
     if (value === undefined || typeof value === 'boolean') return value;
     const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
@@ -139,6 +139,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     dashboardName: formatted('dashboardName'),
     // Unset stays undefined: the construct's default (true) applies.
     createAccessEntries: flag('createAccessEntries'),
+    waitForJobPods: flag('waitForJobPods'),
     ...(reservedConcurrency !== undefined && { reservedConcurrency }),
   };
 }

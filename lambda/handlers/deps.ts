@@ -30,6 +30,8 @@ export interface HandlerConfig {
   stateMachineArn?: string;
   /** History events per execution before continuing in a new one (HISTORY_EVENTS_BUDGET, at most 20,000). */
   historyEventsBudget: number;
+  /** Wait for every pod owned by a Job as for a do-not-disrupt pod (WAIT_FOR_JOB_PODS=true). */
+  waitForJobPods?: boolean;
 }
 
 /** What every handler gets, whatever it calls. */
@@ -72,6 +74,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
     watchSeconds: Number(env.WATCH_SECONDS ?? 60) || 0,
     stateMachineArn: env.STATE_MACHINE_ARN,
     historyEventsBudget: Math.min(Number(env.HISTORY_EVENTS_BUDGET ?? HISTORY_EVENTS_BUDGET) || HISTORY_EVENTS_BUDGET, 20_000),
+    waitForJobPods: env.WAIT_FOR_JOB_PODS === 'true',
   };
 }
 

@@ -35,6 +35,8 @@ const drain = object('drain', {
   /** 0 means as long as the hook's global timeout allows. */
   maxDrainSeconds: optional(integer({ min: LIMITS.maxDrainSeconds.min, max: LIMITS.maxDrainSeconds.max, also: [0], unit: 'seconds' }), 0),
   onDeadline: optional(oneOf(DEADLINE_POLICIES), 'force-delete'),
+  /** Wait for every Job pod as for a karpenter.sh/do-not-disrupt pod (the construct's waitForJobPods). */
+  waitForJobPods: optional(boolean(), false),
 });
 
 const node = object('a node', {
@@ -101,6 +103,14 @@ const job = object('a Job (its one pod)', {
   namespace: optional(dnsLabel, 'default'),
   name: required(dnsSubdomain),
   node: required(dnsSubdomain),
+  /** Pod annotations, e.g. karpenter.sh/do-not-disrupt: "true" (the drain waits for the pod). */
+  annotations: optional(labels),
+  /** Seconds until the pod's work is done and it completes by itself. @default it runs until stopped */
+  runSeconds: optional(seconds()),
+  /** The Job's podReplacementPolicy. @default TerminatingOrFailed (the server's default) */
+  podReplacementPolicy: optional(oneOf(['Failed', 'TerminatingOrFailed'] as const)),
+  /** @default 6 */
+  backoffLimit: optional(integer({ min: 0, max: 100 })),
   ...podBehaviour,
 });
 
@@ -141,7 +151,7 @@ const scenarioSchema = object(
     name: optional(string()),
     description: optional(string()),
     hook: optional(hook, { heartbeatTimeoutSeconds: 1800 }),
-    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete' }),
+    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete', waitForJobPods: false }),
     nodes: required(list(node, { minItems: 1 })),
     workloads: optional(workloads, { deployments: [], pdbs: [], daemonsets: [], jobs: [], mirrorPods: [] }),
     expect: optional(expectation),

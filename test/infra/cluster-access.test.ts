@@ -142,6 +142,7 @@ describe('lib/kubernetes: one ClusterRole per group, each with only what its fun
       'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'policy/poddisruptionbudgets:list', 'policy/poddisruptionbudgets:watch',
       'storage.k8s.io/volumeattachments:list', 'storage.k8s.io/volumeattachments:watch',
+      'batch/jobs:get',
     ]],
     ['applyDeadline', ['core/pods:delete', 'core/pods:list']],
   ] as const)('%s: exactly %j (changing one must change this test)', (key, grants) => {
