@@ -113,6 +113,11 @@ export interface DrainFunctionsProps {
   readonly launchHookName?: string;
   /** Create the node-marks function (warm-pool returns, rebalance cordons). */
   readonly nodeMarks?: boolean;
+  /**
+   * Wait for every Job pod as for a do-not-disrupt pod (DrainStep's WAIT_FOR_JOB_PODS).
+   * @default false
+   */
+  readonly waitForJobPods?: boolean;
   /** CloudWatch metrics namespace for the functions' Powertools metrics. */
   readonly metricsNamespace: string;
   /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
@@ -173,7 +178,7 @@ export class DrainFunctions extends Construct {
     };
     const extraEnvironment: Partial<Record<DrainFunctionKey | OptionalFunctionKey, Record<string, string>>> = {
       // How long one DrainStep watches pods leave before returning (within its 3-minute timeout).
-      drainStep: { WATCH_SECONDS: '60' },
+      drainStep: { WATCH_SECONDS: '60', ...(props.waitForJobPods ? { WAIT_FOR_JOB_PODS: 'true' } : {}) },
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
       sweep: { STATE_MACHINE_ARN: props.stateMachineArn },
       ...(props.launchHookName ? { nodeMarks: { LAUNCH_HOOK_NAME: props.launchHookName } } : {}),

@@ -340,6 +340,12 @@ export class DrainMonitoring extends Construct {
     this.dashboard.addWidgets(
       graph('Kubernetes API errors', [drain.total(Metric.KubernetesApiErrors, Metric.KubernetesApiErrors)]),
       graph('Dead-letter queue', [deadLetters]),
+      // CronJobs: pods waited for (do-not-disrupt…) rather than evicted, and Jobs that run two copies.
+      graph('Jobs: waited for, evicted late, replaced early', [
+        drain.total(Metric.PodsWaitedFor, Metric.PodsWaitedFor),
+        drain.total(Metric.WaitedPodsEvicted, Metric.WaitedPodsEvicted),
+        drain.total(Metric.JobPodsReplacedEarly, Metric.JobPodsReplacedEarly),
+      ]),
     );
     // Identity: every way an instance leaves, and what was refused.
     this.dashboard.addWidgets(

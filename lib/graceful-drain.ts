@@ -103,6 +103,13 @@ export interface EksGracefulDrainProps {
    */
   readonly onDeadline?: DeadlinePolicy;
   /**
+   * Wait for every pod owned by a Job (a CronJob run) as for a pod annotated
+   * `karpenter.sh/do-not-disrupt: "true"`: not evicted, but waited for until it
+   * finishes, or evicted in time to get all of its grace before the deadline.
+   * @default false - only annotated pods are waited for
+   */
+  readonly waitForJobPods?: boolean;
+  /**
    * Name of a terminating lifecycle hook that already exists on every group. No
    * hook is created; the rule matches this name.
    * @default - a hook named `eks-graceful-drain` is created on each group
@@ -275,6 +282,7 @@ export class EksGracefulDrain extends Construct {
       lifecycleHookName: this.lifecycleHooks.lifecycleHookName,
       launchHookName: this.lifecycleHooks.launchHookName,
       nodeMarks: Boolean(props.warmPools || props.cordonOnRebalanceRecommendation),
+      waitForJobPods: props.waitForJobPods ?? false,
       metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
       stateMachineArn,
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,

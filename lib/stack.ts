@@ -58,7 +58,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     return value;
   };
 
-  const flag = (key: 'createAccessEntries' | 'spotInterruptions' | 'warmPools' | 'cordonOnRebalanceRecommendation'): boolean | undefined => {
+  const flag = (key: 'createAccessEntries' | 'waitForJobPods' | 'spotInterruptions' | 'warmPools' | 'cordonOnRebalanceRecommendation'): boolean | undefined => {
     const value = raw(key);
     if (value === undefined || typeof value === 'boolean') return value;
     const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
@@ -143,6 +143,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     warmPools: flag('warmPools'),
     cordonOnRebalanceRecommendation: flag('cordonOnRebalanceRecommendation'),
     sweepIntervalMinutes: seconds('sweepIntervalMinutes', 5, false),
+    waitForJobPods: flag('waitForJobPods'),
     ...(reservedConcurrency !== undefined && { reservedConcurrency }),
   };
 }

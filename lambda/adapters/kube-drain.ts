@@ -10,7 +10,7 @@
  * every blocked pod every 5 s and collects a 429 each time.
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod } from '../core/pod-filters';
+import { classifyPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
 import { planEvictions } from '../core/eviction-plan';
 import { selectorMatches } from '../core/label-selector';
 import { summarizeNode, type NodeStatus } from '../core/node-status';
@@ -35,6 +35,10 @@ export type DrainEvent =
   | { type: 'held-back'; pod: string; pdb: string }
   | { type: 'misconfigured'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
+  /** Waited for, not evicted (do-not-disrupt…), until `evictAt` at the latest. Once per pod and round. */
+  | { type: 'held'; pod: string; reason: HoldReason; evictAt: number }
+  /** An evicted pod's Job starts its replacement while the pod still terminates (see jobReplacementRisk). */
+  | { type: 'job-replacement'; pod: string; job: string; detail: string }
   | { type: 'force-deleted'; pod: string; graceSeconds: number };
 
 export interface DrainRoundOptions {
@@ -60,6 +64,8 @@ export interface DrainRoundOptions {
   watch?: 'eager' | 'imminent';
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
+  /** Wait for pods that ask for it instead of evicting them (pod-filters' hold). @default none: evict them */
+  hold?: HoldPolicy;
   onEvent?: (event: DrainEvent) => void;
 }
 
@@ -71,6 +77,8 @@ export interface DrainRoundResult {
   pdbRefusals: number;
   /** Evictions answered with "more than one PodDisruptionBudget" (500). */
   misconfiguredRefusals: number;
+  /** Evicted pods whose Job starts a replacement while they still terminate. */
+  jobReplacements: number;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -92,7 +100,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const emit = options.onEvent ?? (() => undefined);
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0 };
+  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, jobReplacements: 0 };
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
   const misconfigured = new Map<string, string>();
@@ -111,7 +119,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     pdbs.clear();
     for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
     const now = clock.now();
-    if (![...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
+    if (![...pods.values()].some((p) => classifyPod(p, now, options.hold).action === 'evict')) {
       return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: undefined };
     }
     const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
@@ -132,6 +140,13 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
         spendBudget(pod, pdbs);
         emit({ type: 'evicted', pod: key });
+        if (pod.controllerKind === 'Job' && pod.controllerName) {
+          const risk = await jobReplacementRisk(kube, pod.namespace, pod.controllerName);
+          if (risk) {
+            result.jobReplacements++;
+            emit({ type: 'job-replacement', pod: key, job: `${pod.namespace}/${pod.controllerName}`, detail: risk });
+          }
+        }
         break;
       }
       case 'gone':
@@ -159,6 +174,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   };
 
   const heldBack = new Set<string>();
+  const held = new Set<string>();
   let watchRestarts = 0;
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
@@ -167,19 +183,23 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   try {
     for (;;) {
       const skip = new Set([...holdOff, ...refused]);
-      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
+      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip, hold: options.hold });
       for (const { pod, pdb } of plan.blocked) {
         if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      const status = currentStatus(pods, pdbs, misconfigured, clock.now());
+      const status = currentStatus(pods, pdbs, misconfigured, clock.now(), options.hold);
+      for (const h of status.held) {
+        if (!held.has(h.pod)) emit({ type: 'held', ...h });
+        held.add(h.pod);
+      }
       const now = clock.now();
       const until = roundEnd(options, status.earliestExpectedEnd);
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
       const somethingCanChange =
         (options.watch ?? 'eager') === 'eager'
-          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
+          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length || status.held.length > 0
           : imminent;
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
@@ -215,11 +235,12 @@ function currentStatus(
   pdbs: Map<string, PdbView>,
   misconfigured: Map<string, string>,
   now: number,
+  hold?: HoldPolicy,
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
-  const plan = planEvictions(all, [...pdbs.values()], now);
-  const status = summarizeNode(all, plan, now);
+  const plan = planEvictions(all, [...pdbs.values()], now, { hold });
+  const status = summarizeNode(all, plan, now, hold);
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
     if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
@@ -287,6 +308,33 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
         return { outcome: 'retry-later', detail: err.message };
     }
   }
+}
+
+/**
+ * Whether the Job of an evicted pod starts a replacement while the pod still
+ * runs its grace period (pkg/controller/job isPodFailed): unless its
+ * podReplacementPolicy is Failed (or it has a podFailurePolicy, which implies
+ * Failed), a terminating pod counts as failed at once, and the controller
+ * either starts another pod beside it (failures left under backoffLimit) or
+ * marks the whole Job failed while the pod still works. Undefined when
+ * neither happens. A Job that cannot be read (gone, RBAC) is not reported.
+ */
+export async function jobReplacementRisk(kube: KubeClient, namespace: string, name: string): Promise<string | undefined> {
+  let job: k8s.V1Job;
+  try {
+    job = await kube.call(`get job ${namespace}/${name}`, ({ batch }, options) => batch.readNamespacedJob({ name, namespace }, options));
+  } catch (err) {
+    if (err instanceof KubeApiError) return undefined;
+    throw err;
+  }
+  const spec = job.spec;
+  if (!spec || spec.podReplacementPolicy === 'Failed' || spec.podFailurePolicy) return undefined;
+  const policy = spec.podReplacementPolicy ?? 'TerminatingOrFailed (the default)';
+  const backoffLimit = spec.backoffLimit ?? 6;
+  const failed = job.status?.failed ?? 0;
+  return failed < backoffLimit
+    ? `podReplacementPolicy ${policy}: the Job starts a replacement while this pod still terminates (two copies at once); set podReplacementPolicy: Failed`
+    : `podReplacementPolicy ${policy} and backoffLimit ${backoffLimit} reached: the Job is marked failed while this pod still terminates; set podReplacementPolicy: Failed`;
 }
 
 async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {

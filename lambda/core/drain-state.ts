@@ -75,6 +75,12 @@ export interface DrainSummary {
   stuck: string[];
   counts: { blockedByPdb: number; misconfigured: number; stuck: number };
   leftAlone: number;
+  /**
+   * Pods waited for rather than evicted (karpenter.sh/do-not-disrupt,
+   * cluster-autoscaler safe-to-evict "false", Job pods when opted in), the
+   * first ones with when each is evicted at the latest (ISO); `count` is the total.
+   */
+  waitedFor?: { count: number; pods: Array<{ pod: string; reason: string; evictAt: string }>; nextEvictAt?: string };
 }
 
 export interface DrainState {

@@ -40,6 +40,8 @@ export interface HandlerConfig {
   /** Account and region events must come from (ACCOUNT_ID, AWS_REGION). */
   accountId?: string;
   region?: string;
+  /** Wait for every pod owned by a Job as for a do-not-disrupt pod (WAIT_FOR_JOB_PODS=true). */
+  waitForJobPods?: boolean;
 }
 
 /** What every handler gets, whatever it calls. */
@@ -91,6 +93,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
     launchHookName: env.LAUNCH_HOOK_NAME || undefined,
     accountId: env.ACCOUNT_ID || undefined,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    waitForJobPods: env.WAIT_FOR_JOB_PODS === 'true',
   };
 }
 

@@ -60,13 +60,24 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
   const totals = { ...state.totals };
 
   let summary: DrainSummary;
+  /** Pods the previous round waited for: an eviction of one of them now means its wait ended. */
+  const waitedFor = new Set((state.summary?.waitedFor?.pods ?? []).map((p) => p.pod));
   try {
     const round = await drainRound(kube, {
       nodeName: state.nodeName,
       watchUntil,
       watchLimit,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
-      onEvent: (event) => logEvent(deps, event),
+      // Once the deadline policy acted, nothing is waited for any more.
+      hold: state.deadline.actedAt ? undefined : { waitUntil: Date.parse(state.deadline.actAt), waitForJobPods: config.waitForJobPods },
+      onEvent: (event) => {
+        if (event.type === 'evicted' && waitedFor.has(event.pod)) {
+          count(metrics, Metric.WaitedPodsEvicted);
+          logger.warn(`evicted ${event.pod} after waiting for it: it did not finish in time, and still gets all of its grace period`, { event });
+          return;
+        }
+        logEvent(deps, event);
+      },
     });
     summary = toSummary(round.status);
     if (madeProgress(state.summary, summary, round.evicted)) loop.lastProgressAt = iso(clock.now());
@@ -75,6 +86,8 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
     count(metrics, Metric.PodsEvicted, round.evicted);
     count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
     count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
+    count(metrics, Metric.PodsWaitedFor, round.status.held.length);
+    count(metrics, Metric.JobPodsReplacedEarly, round.jobReplacements);
     loop.apiErrorsInARow = 0;
     loop.firstApiErrorAt = undefined;
     loop.lastApiError = undefined;
@@ -176,6 +189,15 @@ export function toSummary(status: NodeStatus): DrainSummary {
     stuck: status.stuck.slice(0, MAX_LISTED_PODS),
     counts: { blockedByPdb: status.blocked.length, misconfigured: status.misconfigured.length, stuck: status.stuck.length },
     leftAlone: status.leftAlone.length,
+    ...(status.held.length > 0
+      ? {
+          waitedFor: {
+            count: status.held.length,
+            pods: status.held.slice(0, MAX_LISTED_PODS).map((h) => ({ pod: h.pod, reason: h.reason, evictAt: iso(h.evictAt) })),
+            nextEvictAt: iso(Math.min(...status.held.map((h) => h.evictAt))),
+          },
+        }
+      : {}),
   };
 }
 
@@ -202,9 +224,19 @@ function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
       return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
     case 'pod-deleted':
       return logger.info(`pod ${event.pod} is gone`, { event });
+    case 'held':
+      return logger.info(`waiting for ${event.pod} (${HOLD_REASONS[event.reason]}) to finish; evicted at ${iso(event.evictAt)} at the latest`, { event });
+    case 'job-replacement':
+      return logger.warn(`evicted ${event.pod} of Job ${event.job}: ${event.detail}`, { event });
     default:
       return logger.info(`${event.type} ${event.pod}`, { event });
   }
 }
+
+const HOLD_REASONS = {
+  'do-not-disrupt': 'karpenter.sh/do-not-disrupt',
+  'safe-to-evict': 'cluster-autoscaler.kubernetes.io/safe-to-evict=false',
+  job: 'a Job pod: WAIT_FOR_JOB_PODS',
+} as const;
 
 export const handler = withRealDeps(makeDrainStep, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

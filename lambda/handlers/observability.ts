@@ -22,6 +22,12 @@ export const Metric = {
   EvictionsBlockedByPdb: 'EvictionsBlockedByPdb',
   PdbMisconfigurations: 'PdbMisconfigurations',
   PodsForceDeleted: 'PodsForceDeleted',
+  /** Pods waited for instead of evicted (do-not-disrupt…), counted once per drain round while they run. */
+  PodsWaitedFor: 'PodsWaitedFor',
+  /** Pods waited for that did not finish in time and were evicted with all of their grace. */
+  WaitedPodsEvicted: 'WaitedPodsEvicted',
+  /** Evicted Job pods whose Job starts a replacement while they still terminate (podReplacementPolicy not Failed). */
+  JobPodsReplacedEarly: 'JobPodsReplacedEarly',
   HeartbeatsSent: 'HeartbeatsSent',
   DuplicateEvents: 'DuplicateEvents',
   InvalidEvents: 'InvalidEvents',

@@ -37,6 +37,8 @@ const drain = object('drain', {
   onDeadline: optional(oneOf(DEADLINE_POLICIES), 'force-delete'),
   /** Minutes between sweeps, which recover lost lifecycle events. */
   sweepIntervalMinutes: optional(integer({ min: LIMITS.sweepIntervalMinutes.min, max: LIMITS.sweepIntervalMinutes.max, unit: 'minutes' }), 5),
+  /** Wait for every Job pod as for a karpenter.sh/do-not-disrupt pod (the construct's waitForJobPods). */
+  waitForJobPods: optional(boolean(), false),
 });
 
 const node = object('a node', {
@@ -109,6 +111,14 @@ const job = object('a Job (its one pod)', {
   namespace: optional(dnsLabel, 'default'),
   name: required(dnsSubdomain),
   node: required(dnsSubdomain),
+  /** Pod annotations, e.g. karpenter.sh/do-not-disrupt: "true" (the drain waits for the pod). */
+  annotations: optional(labels),
+  /** Seconds until the pod's work is done and it completes by itself. @default it runs until stopped */
+  runSeconds: optional(seconds()),
+  /** The Job's podReplacementPolicy. @default TerminatingOrFailed (the server's default) */
+  podReplacementPolicy: optional(oneOf(['Failed', 'TerminatingOrFailed'] as const)),
+  /** @default 6 */
+  backoffLimit: optional(integer({ min: 0, max: 100 })),
   ...podBehaviour,
 });
 
@@ -149,7 +159,7 @@ const scenarioSchema = object(
     name: optional(string()),
     description: optional(string()),
     hook: optional(hook, { heartbeatTimeoutSeconds: 1800 }),
-    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5 }),
+    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5, waitForJobPods: false }),
     nodes: required(list(node, { minItems: 1 })),
     workloads: optional(workloads, { deployments: [], pdbs: [], daemonsets: [], jobs: [], mirrorPods: [] }),
     expect: optional(expectation),

@@ -14,7 +14,7 @@ export async function buildWorld(
 ): Promise<World> {
   const world = await createWorld({
     heartbeatTimeoutSeconds: scenario.hook.heartbeatTimeoutSeconds,
-    workflow: { ...workflow, props: { maxDrainSeconds: scenario.drain.maxDrainSeconds, onDeadline: scenario.drain.onDeadline, sweepIntervalMinutes: scenario.drain.sweepIntervalMinutes } },
+    workflow: { ...workflow, props: { maxDrainSeconds: scenario.drain.maxDrainSeconds, onDeadline: scenario.drain.onDeadline, waitForJobPods: scenario.drain.waitForJobPods, sweepIntervalMinutes: scenario.drain.sweepIntervalMinutes } },
   });
   try {
     populate(world, scenario);
@@ -56,6 +56,10 @@ function populate(world: World, scenario: Scenario): void {
       terminationGracePeriodSeconds: j.terminationGracePeriodSeconds,
       shutdownSeconds: j.shutdownSeconds,
       priorityClassName: j.priorityClassName,
+      annotations: j.annotations,
+      runSeconds: j.runSeconds,
+      podReplacementPolicy: j.podReplacementPolicy,
+      backoffLimit: j.backoffLimit,
     });
   }
   for (const m of w.mirrorPods) {

@@ -143,6 +143,7 @@ describe('lib/kubernetes: one ClusterRole per group, each with only what its fun
       'core/nodes:get', 'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'policy/poddisruptionbudgets:list', 'policy/poddisruptionbudgets:watch',
       'storage.k8s.io/volumeattachments:list', 'storage.k8s.io/volumeattachments:watch',
+      'batch/jobs:get',
     ]],
     ['applyDeadline', ['core/nodes:get', 'core/pods:delete', 'core/pods:list']],
     ['nodeMarks', ['core/nodes:get', 'core/nodes:list', 'core/nodes:patch']],

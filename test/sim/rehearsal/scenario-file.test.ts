@@ -39,7 +39,7 @@ describe('scenario files', () => {
 
     // Assert
     expect(s.hook.heartbeatTimeoutSeconds).toBe(1800);
-    expect(s.drain).toEqual({ maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5 });
+    expect(s.drain).toEqual({ maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5, waitForJobPods: false });
     expect(s.workloads.daemonsets[0].nodes).toEqual(['ip-10-0-0-1.ec2.internal', 'ip-10-0-0-2.ec2.internal']);
     expect(s.terminations).toEqual([{ node: 'ip-10-0-0-1.ec2.internal', instanceId: 'i-0aaaaaaaaaaaaaaa1', afterSeconds: 0, eventLost: false }]);
     expect(s.interruptions).toEqual([]);
