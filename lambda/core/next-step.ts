@@ -23,6 +23,8 @@ export function lastBeatAt(state: DrainState): number {
 
 /** Moment the next heartbeat is due (ms epoch). */
 export function nextHeartbeatAt(state: DrainState): number {
+  // A Spot drain has two minutes that no heartbeat extends.
+  if (state.spot) return Infinity;
   return heartbeatDueAt(lastBeatAt(state), requireHook(state).heartbeatTimeoutSeconds);
 }
 

@@ -13,10 +13,14 @@ import { continuationName } from '../core/lifecycle-event';
 import type { NodeStatus } from '../core/node-status';
 import { decideAfterRound, roundEndsBy, type Routing } from '../core/next-step';
 import { MIN_WAIT_MS } from '../core/pacing';
+import { KubeApiError } from '../adapters/kube-client';
 import { drainRound, type DrainEvent } from '../adapters/kube-drain';
-import { KubeApiError, TransientError } from '../adapters/errors';
+import { TransientError } from '../adapters/errors';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
-import { withRealDeps, type BaseDeps } from './deps';
+import { ec2Instances } from './capabilities/instances';
+import { withRealDeps, type BaseDeps, type DepsWith } from './deps';
+import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -39,8 +43,12 @@ export class DrainFailedError extends Error {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
 
-export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async (state, deps, timeLeftMs) => {
+export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('DrainStep', async (input, deps, timeLeftMs) => {
   const { clock, config, logger, metrics } = deps;
+  // Identity: the instance checked again, its node found from it (never from the input).
+  const verified = await verifiedRound(input, deps, timeLeftMs);
+  if ('done' in verified) return verified.done;
+  const state = verified.state;
   if (!state.nodeName || !state.deadline) throw new Error('DrainStep needs the node and deadline from Prepare');
   const started = clock.now();
   const watchLimit = Math.min(roundEndsBy(state), started + timeLeftMs);
@@ -132,6 +140,30 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
   return output;
 });
 
+/**
+ * The round's target, re-derived: the instance must still be held by our hook
+ * or about to be interrupted, and the node is the one whose providerID names
+ * it. A Spot notice turns a lifecycle drain into a Spot drain (two minutes, no
+ * heartbeats) in place. A node that is gone leaves nothing to drain.
+ */
+async function verifiedRound(state: DrainState, deps: DepsWith<'hooks' | 'kube' | 'ec2'>, timeLeftMs: number): Promise<{ state: DrainState } | { done: DrainState }> {
+  const check = await checkInstance(deps, state.action?.instanceId);
+  if (!check.ok) return { done: refused(state, check, deps) };
+  const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
+  if (!node) {
+    deps.logger.warn('the node of the instance is gone: nothing left to drain');
+    return { done: { ...state, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } } };
+  }
+  let next: DrainState = { ...state, nodeName: node.name };
+  if (check.target.spot && !state.spot) {
+    const derived = await deriveDrain(deps, check.target, { tokenHash: state.action.tokenHash });
+    deps.logger.warn('EC2 is about to interrupt this Spot instance: the drain switches to the two-minute budget', { spot: derived.spot, deadline: derived.deadline });
+    count(deps.metrics, Metric.SpotSwitches);
+    next = { ...next, spot: derived.spot, deadline: derived.deadline };
+  }
+  return { state: next };
+}
+
 /** Pods were evicted, or fewer pods are left to evict or wait for than after the last round. */
 function madeProgress(before: DrainSummary | undefined, after: DrainSummary, evicted: number): boolean {
   if (evicted > 0 || !before) return true;
@@ -207,4 +239,4 @@ const HOLD_REASONS = {
   job: 'a Job pod: WAIT_FOR_JOB_PODS',
 } as const;
 
-export const handler = withRealDeps(makeDrainStep, { kube: kubeApi });
+export const handler = withRealDeps(makeDrainStep, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

@@ -65,11 +65,12 @@ export class Recorder {
   ) {}
 
   /** Auto Scaling starts terminating `instanceId`: from now on its node's pods are followed. */
-  terminating(instanceId: string, node: string, pods: KubeObject[]): void {
+  terminating(instanceId: string, node: string, pods: KubeObject[], how: 'Auto Scaling terminates' | 'EC2 will interrupt' = 'Auto Scaling terminates'): void {
     this.drainedNodes.add(node);
     this.instanceOfNode.set(node, instanceId);
     for (const pod of pods) this.follow(pod);
-    this.add('terminating', `Auto Scaling terminates ${instanceId}: lifecycle action started, ${pods.length} pods on the node`, { node, instanceId });
+    const what = how === 'EC2 will interrupt' ? 'Spot interruption warning, two minutes left' : 'lifecycle action started';
+    this.add('terminating', `${how} ${instanceId}: ${what}, ${pods.length} pods on the node`, { node, instanceId });
   }
 
   onStateEntered(execution: ExecutionRecord, state: string, at: number): void {

@@ -41,7 +41,7 @@ export interface ActionOutcome {
 
 export interface ExecutionFacts {
   name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   transitions: number;
   lambdaInvocations: number;
   error?: { Error: string; Cause: string };

@@ -90,7 +90,7 @@ describe('workflow under the shipped RBAC, one group per function', () => {
   });
 
   test.each([
-    ['eks-graceful-drain:prepare', 'nodes', 'list', 'Prepare', 'KubeApiError', 'cannot list resource "nodes" in API group "" at the cluster scope'],
+    ['eks-graceful-drain:prepare', 'nodes', 'get', 'Prepare', 'KubeApiError', 'cannot get resource "nodes" in API group "" at the cluster scope'],
     ['eks-graceful-drain:cordon', 'nodes', 'patch', 'Cordon', 'KubeApiError', 'cannot patch resource "nodes" in API group "" at the cluster scope'],
     // DrainStep gives the Kubernetes API a few minutes of rounds before it gives up.
     ['eks-graceful-drain:drain-step', 'pods', 'list', 'DrainStep', 'DrainFailedError', 'cannot list resource "pods" in API group "" at the cluster scope'],
@@ -171,8 +171,8 @@ describe('workflow under the shipped RBAC, one group per function', () => {
 
     // Assert: used, or on this short list of grants whose use these scenarios do not reach, each with the reason.
     const notReachedHere: Record<string, string> = {
-      // Prepare GETs a node by name only when no node carries the instance's providerID.
-      'eks-graceful-drain:prepare core/nodes:get': 'the private-DNS-name lookup',
+      // Prepare LISTs nodes only when no node named after the instance's private DNS name is the instance's.
+      'eks-graceful-drain:prepare core/nodes:list': 'the LIST fallback of the node lookup',
       // DrainStep GETs a pod only to confirm a refused eviction.
       'eks-graceful-drain:drain-step core/pods:get': 'an eviction answered 409',
       // The VolumeAttachment wait after the pods (issue 9).
