@@ -45,7 +45,7 @@ export interface ApiStatus {
 }
 
 export class KubeClient {
-  private apis?: { token: string; core: k8s.CoreV1Api; policy: k8s.PolicyV1Api; config: k8s.KubeConfig };
+  private apis?: { token: string; core: k8s.CoreV1Api; policy: k8s.PolicyV1Api; batch: k8s.BatchV1Api; config: k8s.KubeConfig };
 
   constructor(
     private readonly credentials: () => Promise<KubeCredentials>,
@@ -68,6 +68,7 @@ export class KubeClient {
         config,
         core: config.makeApiClient(k8s.CoreV1Api),
         policy: config.makeApiClient(k8s.PolicyV1Api),
+        batch: config.makeApiClient(k8s.BatchV1Api),
       };
     }
     return this.apis;

@@ -10,7 +10,7 @@
  * every blocked pod every 5 s and collects a 429 each time.
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod } from '../core/pod-filters';
+import { classifyPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
 import { planEvictions } from '../core/eviction-plan';
 import { selectorMatches } from '../core/label-selector';
 import { summarizeNode, type NodeStatus } from '../core/node-status';
@@ -36,6 +36,10 @@ export type DrainEvent =
   | { type: 'held-back'; pod: string; pdb: string }
   | { type: 'misconfigured'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
+  /** Waited for, not evicted (do-not-disrupt…), until `evictAt` at the latest. Once per pod and round. */
+  | { type: 'held'; pod: string; reason: HoldReason; evictAt: number }
+  /** An evicted pod's Job starts its replacement while the pod still terminates (see jobReplacementRisk). */
+  | { type: 'job-replacement'; pod: string; job: string; detail: string }
   | { type: 'force-deleted'; pod: string; graceSeconds: number };
 
 export interface DrainRoundOptions {
@@ -67,6 +71,8 @@ export interface DrainRoundOptions {
    * the queue. Absent: this round uses whole budgets, as if alone.
    */
   share?: { since: number };
+  /** Wait for pods that ask for it instead of evicting them (pod-filters' hold). @default none: evict them */
+  hold?: HoldPolicy;
   onEvent?: (event: DrainEvent) => void;
 }
 
@@ -78,6 +84,8 @@ export interface DrainRoundResult {
   pdbRefusals: number;
   /** Evictions answered with "more than one PodDisruptionBudget" (500). */
   misconfiguredRefusals: number;
+  /** Evicted pods whose Job starts a replacement while they still terminate. */
+  jobReplacements: number;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -106,7 +114,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const emit = options.onEvent ?? (() => undefined);
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0 };
+  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, jobReplacements: 0 };
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
   const misconfigured = new Map<string, string>();
@@ -129,7 +137,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     pdbs.clear();
     for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
     const now = clock.now();
-    const namespaces = [...new Set([...pods.values()].filter((p) => classifyPod(p, now).action === 'evict').map((p) => p.namespace))].sort();
+    const namespaces = [...new Set([...pods.values()].filter((p) => classifyPod(p, now, options.hold).action === 'evict').map((p) => p.namespace))].sort();
     const pdbsVersions = new Map<string, string | undefined>();
     for (const namespace of namespaces) {
       const pdbList = await kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
@@ -148,7 +156,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** Our pods that need a unit of some PDB's budget, announced to the other drains (see kube-pdb-share.ts). */
   const announce = async (awakeUntil: number, opts: { onlyIfShared?: boolean } = {}) => {
     if (!share) return;
-    await share.announce(demandOf(pods, pdbs, holdOff, clock.now()), awakeUntil, clock.now(), opts);
+    await share.announce(demandOf(pods, pdbs, holdOff, clock.now(), options.hold), awakeUntil, clock.now(), opts);
   };
   /** The PDB views this round plans with: our portion of each shared budget. */
   const budgets = () => (share ? share.apply(pdbs.values(), clock.now()) : [...pdbs.values()]);
@@ -164,6 +172,13 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
         spendBudget(pod, pdbs);
         emit({ type: 'evicted', pod: key });
+        if (pod.controllerKind === 'Job' && pod.controllerName) {
+          const risk = await jobReplacementRisk(kube, pod.namespace, pod.controllerName);
+          if (risk) {
+            result.jobReplacements++;
+            emit({ type: 'job-replacement', pod: key, job: `${pod.namespace}/${pod.controllerName}`, detail: risk });
+          }
+        }
         break;
       }
       case 'gone':
@@ -191,6 +206,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   };
 
   const heldBack = new Set<string>();
+  const held = new Set<string>();
   let watchRestarts = 0;
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
@@ -199,13 +215,17 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   try {
     for (;;) {
       const skip = new Set([...holdOff, ...refused]);
-      const plan = planEvictions([...pods.values()], budgets(), clock.now(), { alreadyRequested: skip });
+      const plan = planEvictions([...pods.values()], budgets(), clock.now(), { alreadyRequested: skip, hold: options.hold });
       for (const { pod, pdb } of plan.blocked) {
         if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      const status = currentStatus(pods, budgets(), misconfigured, clock.now());
+      const status = currentStatus(pods, budgets(), misconfigured, clock.now(), options.hold);
+      for (const h of status.held) {
+        if (!held.has(h.pod)) emit({ type: 'held', ...h });
+        held.add(h.pod);
+      }
       const now = clock.now();
       const until = roundEnd(options, status.earliestExpectedEnd);
       // Awake until this round's end (renewed if it stretches); a drain done with a PDB releases its portion.
@@ -213,7 +233,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
       const somethingCanChange =
         (options.watch ?? 'eager') === 'eager'
-          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
+          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length || status.held.length > 0
           : imminent;
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
@@ -255,11 +275,12 @@ function currentStatus(
   pdbs: PdbView[],
   misconfigured: Map<string, string>,
   now: number,
+  hold?: HoldPolicy,
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
-  const plan = planEvictions(all, pdbs, now);
-  const status = summarizeNode(all, plan, now);
+  const plan = planEvictions(all, pdbs, now, { hold });
+  const status = summarizeNode(all, plan, now, hold);
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
     if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
@@ -272,9 +293,9 @@ function currentStatus(
  * PDB's budget (Running, Ready, under exactly one PDB), counted per PDB: what
  * this drain announces to the others.
  */
-function demandOf(pods: Map<string, PodView>, pdbs: Map<string, PdbView>, holdOff: ReadonlySet<string>, now: number): Record<string, number> {
+function demandOf(pods: Map<string, PodView>, pdbs: Map<string, PdbView>, holdOff: ReadonlySet<string>, now: number, hold?: HoldPolicy): Record<string, number> {
   const unlimited = [...pdbs.values()].map((b) => ({ ...b, disruptionsAllowed: Number.MAX_SAFE_INTEGER }));
-  const plan = planEvictions([...pods.values()], unlimited, now, { alreadyRequested: holdOff });
+  const plan = planEvictions([...pods.values()], unlimited, now, { alreadyRequested: holdOff, hold });
   const demand: Record<string, number> = {};
   for (const pod of plan.evictNow) {
     if (pod.phase === 'Pending' || !pod.ready) continue;
@@ -344,6 +365,33 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
         return { outcome: 'retry-later', detail: err.message };
     }
   }
+}
+
+/**
+ * Whether the Job of an evicted pod starts a replacement while the pod still
+ * runs its grace period (pkg/controller/job isPodFailed): unless its
+ * podReplacementPolicy is Failed (or it has a podFailurePolicy, which implies
+ * Failed), a terminating pod counts as failed at once, and the controller
+ * either starts another pod beside it (failures left under backoffLimit) or
+ * marks the whole Job failed while the pod still works. Undefined when
+ * neither happens. A Job that cannot be read (gone, RBAC) is not reported.
+ */
+export async function jobReplacementRisk(kube: KubeClient, namespace: string, name: string): Promise<string | undefined> {
+  let job: k8s.V1Job;
+  try {
+    job = await kube.call(`get job ${namespace}/${name}`, ({ batch }, options) => batch.readNamespacedJob({ name, namespace }, options));
+  } catch (err) {
+    if (err instanceof KubeApiError) return undefined;
+    throw err;
+  }
+  const spec = job.spec;
+  if (!spec || spec.podReplacementPolicy === 'Failed' || spec.podFailurePolicy) return undefined;
+  const policy = spec.podReplacementPolicy ?? 'TerminatingOrFailed (the default)';
+  const backoffLimit = spec.backoffLimit ?? 6;
+  const failed = job.status?.failed ?? 0;
+  return failed < backoffLimit
+    ? `podReplacementPolicy ${policy}: the Job starts a replacement while this pod still terminates (two copies at once); set podReplacementPolicy: Failed`
+    : `podReplacementPolicy ${policy} and backoffLimit ${backoffLimit} reached: the Job is marked failed while this pod still terminates; set podReplacementPolicy: Failed`;
 }
 
 async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { keyOf, type PdbView, type PodView } from './kube-types';
 import { selectorMatches } from './label-selector';
-import { classifyPod, isCritical, isDaemonSetPod, isFinished, isMirrorPod } from './pod-filters';
+import { classifyPod, isCritical, isDaemonSetPod, isFinished, isMirrorPod, type HoldPolicy } from './pod-filters';
 
 /**
  * Which pods one drain round evicts. The round is idempotent: it re-reads the
@@ -26,6 +26,8 @@ export interface PlanOptions {
    * @default none
    */
   alreadyRequested?: ReadonlySet<string>;
+  /** Pods that ask to be waited for are held, not evicted (see pod-filters' hold). @default none: evicted */
+  hold?: HoldPolicy;
 }
 
 /**
@@ -56,11 +58,11 @@ export function planEvictions(
   const byKey = (a: PodView, b: PodView) => compareKeys(keyOf(a), keyOf(b));
 
   const candidates = pods
-    .filter((pod) => classifyPod(pod, now).action === 'evict' && !alreadyRequested.has(keyOf(pod)))
+    .filter((pod) => classifyPod(pod, now, opts.hold).action === 'evict' && !alreadyRequested.has(keyOf(pod)))
     .sort(byKey);
   const normal = candidates.filter((pod) => !isCritical(pod));
   const critical = candidates.filter(isCritical);
-  const tierOpen = !pods.some((pod) => holdsNormalTier(pod, now));
+  const tierOpen = !pods.some((pod) => holdsNormalTier(pod, now, opts.hold));
 
   const plan: EvictionPlan = {
     evictNow: [],
@@ -96,11 +98,15 @@ export function planEvictions(
   return plan;
 }
 
-/** A normal-tier pod still on the node: evictable (even if blocked or already requested) or terminating but not stuck. */
-function holdsNormalTier(pod: PodView, now: number): boolean {
+/**
+ * A normal-tier pod still on the node: evictable (even if blocked or already
+ * requested), held (a job waited for may need DNS until it ends), or
+ * terminating but not stuck.
+ */
+function holdsNormalTier(pod: PodView, now: number, hold?: HoldPolicy): boolean {
   if (isFinished(pod) || isDaemonSetPod(pod) || isMirrorPod(pod) || isCritical(pod)) return false;
-  const verdict = classifyPod(pod, now);
-  return verdict.action === 'evict' || (verdict.action === 'wait' && !verdict.stuck);
+  const verdict = classifyPod(pod, now, hold);
+  return verdict.action === 'evict' || verdict.action === 'hold' || (verdict.action === 'wait' && !verdict.stuck);
 }
 
 /** Plain code-unit order, so the plan does not depend on the runtime's locale. */

@@ -1,6 +1,6 @@
 import type { EvictionPlan } from './eviction-plan';
 import { keyOf, type PodView } from './kube-types';
-import { classifyPod, type PodWarning } from './pod-filters';
+import { classifyPod, type HoldPolicy, type HoldReason, type PodWarning } from './pod-filters';
 
 /**
  * What one drain round found on the node. The caller decides from it whether to
@@ -38,9 +38,11 @@ export interface NodeStatus {
   leftAlone: Array<{ pod: string; reason: 'daemonset' | 'mirror' }>;
   /** One entry per warning of each evictable pod (a pod may have two). */
   warnings: Array<{ pod: string; warning: PodWarning }>;
+  /** Pods waited for rather than evicted (pod-filters' hold), with when each is evicted at the latest (ms epoch). */
+  held: Array<{ pod: string; reason: HoldReason; evictAt: number }>;
 }
 
-export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number): NodeStatus {
+export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, hold?: HoldPolicy): NodeStatus {
   const status: NodeStatus = {
     drained: true,
     evictable: 0,
@@ -52,10 +54,11 @@ export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number):
     finished: 0,
     leftAlone: [],
     warnings: [],
+    held: [],
   };
   const sorted = [...pods].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
   for (const pod of sorted) {
-    const verdict = classifyPod(pod, now);
+    const verdict = classifyPod(pod, now, hold);
     const key = keyOf(pod);
     switch (verdict.action) {
       case 'none':
@@ -73,13 +76,16 @@ export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number):
         status.earliestExpectedEnd = Math.min(status.earliestExpectedEnd ?? Infinity, verdict.expectedEnd);
         status.latestExpectedEnd = Math.max(status.latestExpectedEnd ?? -Infinity, verdict.expectedEnd);
         break;
+      case 'hold':
+        status.held.push({ pod: key, reason: verdict.reason, evictAt: verdict.evictAt });
+        break;
       case 'evict':
         status.evictable += 1;
         status.warnings.push(...verdict.warnings.map((warning) => ({ pod: key, warning })));
         break;
     }
   }
-  status.drained = status.evictable === 0 && status.terminating === status.stuck.length;
+  status.drained = status.evictable === 0 && status.terminating === status.stuck.length && status.held.length === 0;
   return status;
 }
 

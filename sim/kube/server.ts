@@ -4,8 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeEvent, DeploymentSpec, FakeCluster, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
-import { discoveryDocument } from './discovery';
+import { ChangeEvent, DeploymentSpec, FakeCluster, JobPodInput, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
+import { discoveryDocument, versionInfo } from './discovery';
+import { cronJobObject, jobObject, type CronJobInput, type JobInput } from './batch';
+import { LeaseStore } from './leases';
 import { FaultInjector } from './faults';
 import { FlowControl, type FlowControlOptions } from './flow-control';
 import { KubeError, KubeObject, statusObject } from './objects';
@@ -34,6 +36,8 @@ export interface FakeKubeServerOptions {
   flowControl?: FlowControlOptions;
   /** Delay between a container stopping and the kubelet deleting its pod (see FakeCluster). @default 0 */
   kubeletReportMs?: number;
+  /** What GET /version answers (an older server for the audit's version checks). @default versionInfo (1.31) */
+  version?: { major: string; minor: string; gitVersion: string };
 }
 
 export interface RequestRecord {
@@ -131,6 +135,8 @@ export class FakeKubeServer {
   private readonly cluster: FakeCluster;
   /** The APF seat of each request in progress, so a watch can give it up once it streams. */
   private readonly seats = new WeakMap<ServerResponse, () => void>();
+  readonly leases: LeaseStore;
+  private readonly version: typeof versionInfo;
   private readonly latencyMs: number;
   private readonly routes: Route[];
   private readonly sockets = new Set<Socket>();
@@ -149,6 +155,8 @@ export class FakeKubeServer {
     if (opts.flowControl) this.flowControl = new FlowControl(opts.flowControl);
     this.caPem = testPki().caPem;
     this.cluster = new FakeCluster(this.clock, opts.kubeletReportMs);
+    this.version = { ...versionInfo, ...(opts.version ?? {}) };
+    this.leases = new LeaseStore({ clock: this.clock, nextResourceVersion: () => this.cluster.nextResourceVersion(), uid: () => this.cluster.newUid() });
     this.routes = this.buildRoutes();
   }
 
@@ -214,8 +222,12 @@ export class FakeKubeServer {
   addMirrorPod(spec: Parameters<FakeCluster['addMirrorPod']>[0]): KubeObject { return this.cluster.addMirrorPod(spec); }
   addPdb(spec: PdbSpec): KubeObject { return this.cluster.addPdb(spec); }
   addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
-  addJobPod(spec: PodSpecInput): KubeObject { return this.cluster.addJobPod(spec); }
+  addJobPod(spec: JobPodInput): KubeObject { return this.cluster.addJobPod(spec); }
   setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
+  /** A CronJob with the API server's defaults (sim/kube/batch.ts). */
+  addCronJob(input: CronJobInput): KubeObject { return this.cluster.addBatchObject(cronJobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
+  /** A Job with the API server's defaults; `ownedBy` a CronJob makes it one of its runs. */
+  addJob(input: JobInput): KubeObject { return this.cluster.addBatchObject(jobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
 
   pods(filter: { nodeName?: string; namespace?: string } = {}): KubeObject[] {
     return this.cluster.listPods(filter.namespace).filter((p) => !filter.nodeName || p.spec.nodeName === filter.nodeName);
@@ -231,6 +243,7 @@ export class FakeKubeServer {
   /** Follows every change of the cluster (what watches see); returns the unsubscribe function. */
   onChange(listener: Parameters<FakeCluster['subscribe']>[0]): () => void { return this.cluster.subscribe(listener); }
   pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }
+  jobs(namespace?: string): KubeObject[] { return this.cluster.listWorkloads('Job', namespace); }
 
   countRequests(filter: RequestFilter = {}): number {
     return this.requests.filter((r) =>
@@ -391,7 +404,7 @@ export class FakeKubeServer {
     const re = (source: string) => new RegExp(`^${source}$`);
     return [
       get(/^\/(version|api|apis|api\/v1|apis\/[^/]+\/v1)$/, (req) => {
-        const doc = discoveryDocument(req.path, `127.0.0.1:${this.port}`);
+        const doc = discoveryDocument(req.path, `127.0.0.1:${this.port}`, this.version);
         if (!doc) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
         return doc;
       }),
@@ -410,6 +423,39 @@ export class FakeKubeServer {
       get(re(`/apis/policy/v1${ns}/poddisruptionbudgets`), (req, p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.rawPdbs(p.ns), namespacedFields, p.ns), listOrWatch),
       get(re(`/apis/policy/v1${ns}/poddisruptionbudgets${name}`), (_r, p) => c.getPdb(p.ns, p.name)),
       ...this.workloadRoutes(),
+      ...this.leaseRoutes(),
+    ];
+  }
+
+  /** coordination.k8s.io/v1 Leases: create, get, list, update (PUT) and delete, with resourceVersion conflicts. */
+  private leaseRoutes(): Route[] {
+    const base = '^/apis/coordination\\.k8s\\.io/v1/namespaces/(?<ns>[^/]+)/leases';
+    const one = new RegExp(`${base}/(?<name>[^/]+)$`);
+    return [
+      {
+        method: 'GET', pattern: new RegExp(`${base}$`), verb: () => 'list',
+        handle: (req, p, res, log) => this.collection(req, res, log, undefined, 'LeaseList', 'coordination.k8s.io/v1', this.leases.list(p.ns), namespacedFields, p.ns),
+      },
+      { method: 'GET', pattern: one, verb: () => 'get', handle: (_r, p) => this.leases.get(p.ns, p.name) },
+      {
+        method: 'POST', pattern: new RegExp(`${base}$`), verb: () => 'create',
+        handle: (req, p, res, log) => { this.send(res, log, 201, this.leases.create(p.ns, parseJson(req.body))); return undefined; },
+      },
+      {
+        method: 'PUT', pattern: one, verb: () => 'update',
+        handle: (req, p, res, log) => {
+          const { lease, created } = this.leases.update(p.ns, p.name, parseJson(req.body));
+          this.send(res, log, created ? 201 : 200, lease);
+          return undefined;
+        },
+      },
+      {
+        method: 'DELETE', pattern: one, verb: () => 'delete',
+        handle: (req, p) => {
+          this.leases.delete(p.ns, p.name, parseJson(req.body)?.preconditions);
+          return statusObject(200, '', '');
+        },
+      },
     ];
   }
 
@@ -417,7 +463,7 @@ export class FakeKubeServer {
   private workloadRoutes(): Route[] {
     const kinds = [
       ['apps', 'daemonsets', 'DaemonSet'], ['apps', 'replicasets', 'ReplicaSet'],
-      ['apps', 'deployments', 'Deployment'], ['batch', 'jobs', 'Job'],
+      ['apps', 'deployments', 'Deployment'], ['batch', 'jobs', 'Job'], ['batch', 'cronjobs', 'CronJob'],
     ] as const;
     return kinds.flatMap(([group, resource, kind]): Route[] => [
       {

@@ -41,7 +41,7 @@ export interface ActionOutcome {
 
 export interface ExecutionFacts {
   name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   transitions: number;
   lambdaInvocations: number;
   error?: { Error: string; Cause: string };
@@ -71,7 +71,7 @@ export interface Summary {
   drainMs: { longest: number; median: number; shortest: number };
   virtualMs: number;
   realMs: number;
-  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; stillThere: number };
+  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; stillThere: number; waitedFor: number; finished: number };
   evictions: number;
   pdbBlocks: number;
   podsBlocked: number;
@@ -109,7 +109,9 @@ export function summarize(facts: RunFacts): Summary {
       evicted: facts.pods.filter((p) => p.evictedAt !== undefined).length,
       forceDeleted: facts.pods.filter((p) => p.forceDeletedAt !== undefined).length,
       leftAlone: facts.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror').filter((p) => !removed.includes(p)).length,
-      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror').length,
+      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.finishedAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror').length,
+      waitedFor: facts.pods.filter((p) => p.waitedSince !== undefined).length,
+      finished: facts.pods.filter((p) => p.finishedAt !== undefined).length,
     },
     evictions: facts.metrics.evicted,
     pdbBlocks: facts.metrics.pdbBlocks,
@@ -133,7 +135,8 @@ export function summaryRows(s: Summary): Array<[string, string]> {
   return [
     ['lifecycle actions', `${s.completed} of ${s.actions} completed by the drain`],
     ['drain time', `${drain} of virtual time (run took ${(s.realMs / 1000).toFixed(1)} s)`],
-    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror)${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
+    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror)${s.pods.finished ? `, ${s.pods.finished} finished on their own` : ''}${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
+    ...(s.pods.waitedFor ? [['waited for', `${s.pods.waitedFor} pod${s.pods.waitedFor === 1 ? '' : 's'} not evicted but waited for (do-not-disrupt, safe-to-evict=false or waitForJobPods)`] as [string, string]] : []),
     ['evictions', String(s.evictions)],
     ['PDB blocks', `${s.podsBlocked} pod${s.podsBlocked === 1 ? '' : 's'} held back by a PodDisruptionBudget, ${s.pdbBlocks} eviction${s.pdbBlocks === 1 ? '' : 's'} refused (429)`],
     ['heartbeats', String(s.heartbeats)],
