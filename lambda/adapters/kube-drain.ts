@@ -10,32 +10,39 @@
  * every blocked pod every 5 s and collects a 429 each time.
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod } from '../core/pod-filters';
-import { planEvictions } from '../core/eviction-plan';
-import { selectorMatches } from '../core/label-selector';
-import { summarizeNode, type NodeStatus } from '../core/node-status';
-import { clampedGraceSeconds } from '../core/deadline';
+import { classifyPod, daemonSetWouldReturn, isDaemonSetPod } from '../core/pod-filters';
+import { currentTier, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
+import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../core/node-status';
+import { clampedGraceSeconds, deleteGraceSeconds } from '../core/deadline';
 import { keyOf, type PdbView, type PodView } from '../core/kube-types';
 import {
   KubeApiError,
   isDisruptionBudgetRefusal,
   isMultiplePdbError,
+  isNamespaceTerminating,
+  type ApiStatus,
   toPdbView,
   toPodView,
   type KubeClient,
 } from './kube-client';
 
-export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'retry-later';
+export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'forbidden' | 'retry-later';
 
 export type DrainEvent =
   | { type: 'evicted' | 'gone' | 'retry-later'; pod: string; detail?: string }
   /** The API refused the eviction: its PDB had no budget (429). */
   | { type: 'blocked'; pod: string; pdb?: string }
-  /** Not even tried: its PDB allows no disruption now (we read the budget first). Once per pod and round. */
-  | { type: 'held-back'; pod: string; pdb: string }
+  /**
+   * Not even tried: its PDB allows no disruption now (we read the budget
+   * first), or its status lags its spec ('status-stale'). Once per pod and round.
+   */
+  | { type: 'held-back'; pod: string; pdb: string; reason?: 'status-stale' }
   | { type: 'misconfigured'; pod: string; detail?: string }
+  /** The API refused the eviction with 403 for another reason than a terminating namespace (RBAC, a webhook). */
+  | { type: 'forbidden'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
-  | { type: 'force-deleted'; pod: string; graceSeconds: number };
+  /** `endsAt`: the pod's deletionTimestamp after our DELETE (ms epoch), when the server answered with it. */
+  | { type: 'force-deleted'; pod: string; graceSeconds: number; endsAt?: number };
 
 export interface DrainRoundOptions {
   nodeName: string;
@@ -58,6 +65,12 @@ export interface DrainRoundOptions {
    * @default 'eager'
    */
   watch?: 'eager' | 'imminent';
+  /**
+   * A node found with nothing to evict or wait for before this moment (ms
+   * epoch) is listed again at it before the round calls it drained: a pod
+   * bound by a scheduler that had not yet seen the cordon. @default none
+   */
+  settleUntil?: number;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   onEvent?: (event: DrainEvent) => void;
@@ -71,6 +84,8 @@ export interface DrainRoundResult {
   pdbRefusals: number;
   /** Evictions answered with "more than one PodDisruptionBudget" (500). */
   misconfiguredRefusals: number;
+  /** Evictions answered with 403 outside a terminating namespace. */
+  forbiddenRefusals: number;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -92,33 +107,133 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const emit = options.onEvent ?? (() => undefined);
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0 };
+  const attachments = new Map<string, VolumeAttachmentView>();
+  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0 };
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
   const misconfigured = new Map<string, string>();
-  /** Pods refused by a PDB: not asked again until a PDB changes (the plan lets unready pods skip budgets). */
-  const refused = new Set<string>();
+  /** Evictions refused with 403 (not a terminating namespace): retried next round, never silently. */
+  const forbidden = new Set<string>();
+  /**
+   * Pods refused by a PDB (pod → that PDB): not asked again until a PDB that
+   * selects them changes (the plan lets unready pods skip budgets).
+   */
+  const refused = new Map<string, string>();
+  /** DaemonSets found deleted this round (namespace/name): their pods have no controller left. */
+  const missingDaemonSets = new Set<string>();
+  const checkedDaemonSets = new Set<string>();
+  /** The PersistentVolumes of pods that stay, by claim (namespace/claim → volume, '' when unbound). */
+  const claimVolumes = new Map<string, string>();
+  const view = (p: k8s.V1Pod): PodView => {
+    const v = toPodView(p);
+    return v.controllerKind === 'DaemonSet' && missingDaemonSets.has(`${v.namespace}/${v.controllerName}`)
+      ? { ...v, controllerMissing: true }
+      : v;
+  };
 
   /**
    * One LIST of the node's pods; the cluster's PDBs only matter (and are
-   * LISTed) while some pod is still to be evicted.
+   * LISTed) while some pod is still to be evicted, the VolumeAttachments only
+   * once no pod is left to evict or wait for.
    */
-  const list = async () => {
+  const list = async (): Promise<Versions> => {
     const podList = await kube.call('list pods', ({ core }, requestOptions) =>
       core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }, requestOptions),
     );
+    await checkDaemonSets(podList.items.map(toPodView));
     pods.clear();
     pdbs.clear();
-    for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
+    attachments.clear();
+    for (const p of podList.items) pods.set(keyOf(toPodView(p)), view(p));
     const now = clock.now();
-    if (![...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
-      return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: undefined };
+    const versions: Versions = { podsVersion: podList.metadata?.resourceVersion };
+    if ([...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
+      const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
+        policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
+      );
+      for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
+      versions.pdbsVersion = pdbList.metadata?.resourceVersion;
     }
-    const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
-      policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
-    );
-    for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
-    return { podsVersion: podList.metadata?.resourceVersion, pdbsVersion: pdbList.metadata?.resourceVersion };
+    return versions;
+  };
+
+  /**
+   * Whether the DaemonSets of pods that would be left (they tolerate our
+   * taint) still exist: an orphan is not recreated, so it is evicted like a
+   * pod without a controller. Asked only once no normal-tier pod is left: an
+   * orphan is evicted in the DaemonSet tier anyway. One GET per DaemonSet and
+   * round, as kubectl's daemonSetFilter does.
+   */
+  const checkDaemonSets = async (listed: PodView[]) => {
+    if (currentTier(listed, clock.now()) === 'normal') return;
+    for (const pod of listed) {
+      if (!isDaemonSetPod(pod) || !pod.controllerName || !daemonSetWouldReturn(pod)) continue;
+      const key = `${pod.namespace}/${pod.controllerName}`;
+      if (checkedDaemonSets.has(key)) continue;
+      checkedDaemonSets.add(key);
+      try {
+        await kube.call(`get daemonset ${key}`, ({ apps }, requestOptions) =>
+          apps.readNamespacedDaemonSet({ name: pod.controllerName!, namespace: pod.namespace }, requestOptions),
+        );
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+        missingDaemonSets.add(key);
+      }
+    }
+  };
+
+  /** The node's VolumeAttachments (a paged LIST: they are cluster-wide) and the volumes of pods that stay. */
+  const listAttachments = async (): Promise<string | undefined> => {
+    attachments.clear();
+    let next: string | undefined;
+    let version: string | undefined;
+    do {
+      const page = await kube.call('list volumeattachments', ({ storage }, requestOptions) =>
+        storage.listVolumeAttachment({ limit: VOLUME_ATTACHMENT_PAGE, _continue: next }, requestOptions),
+      );
+      for (const va of page.items) {
+        const v = toVolumeAttachmentView(va);
+        if (v.nodeName === options.nodeName) attachments.set(v.name, v);
+      }
+      version = page.metadata?.resourceVersion;
+      next = page.metadata?._continue || undefined;
+    } while (next);
+    if (attachments.size > 0) await readKeptClaims();
+    return version;
+  };
+
+  /** GETs the claims of the pods that stay, to know which attachments nobody is going to detach. */
+  const readKeptClaims = async () => {
+    const now = clock.now();
+    for (const pod of pods.values()) {
+      if (!staysOnNode(pod, now)) continue;
+      for (const claim of pod.claimNames ?? []) {
+        const key = `${pod.namespace}/${claim}`;
+        if (claimVolumes.has(key)) continue;
+        try {
+          const pvc = await kube.call(`get persistentvolumeclaim ${key}`, ({ core }, requestOptions) =>
+            core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: pod.namespace }, requestOptions),
+          );
+          claimVolumes.set(key, pvc.spec?.volumeName ?? '');
+        } catch (err) {
+          if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+          claimVolumes.set(key, '');
+        }
+      }
+    }
+  };
+
+  const keptVolumes = (): Set<string> => {
+    const now = clock.now();
+    const kept = new Set<string>();
+    for (const pod of pods.values()) {
+      if (!staysOnNode(pod, now)) continue;
+      for (const claim of pod.claimNames ?? []) {
+        const volume = claimVolumes.get(`${pod.namespace}/${claim}`);
+        if (volume) kept.add(volume);
+      }
+    }
+    return kept;
   };
 
   const evictOne = async (pod: PodView): Promise<void> => {
@@ -141,7 +256,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       case 'blocked': {
         result.pdbRefusals++;
         const pdb = exhaustBudget(pod, pdbs);
-        refused.add(key);
+        refused.set(key, pdb ?? '');
         emit({ type: 'blocked', pod: key, pdb });
         break;
       }
@@ -151,10 +266,25 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         holdOff.add(key);
         emit({ type: 'misconfigured', pod: key, detail: outcome.detail });
         break;
+      case 'forbidden':
+        result.forbiddenRefusals++;
+        forbidden.add(key);
+        holdOff.add(key);
+        emit({ type: 'forbidden', pod: key, detail: outcome.detail });
+        break;
       case 'retry-later':
         holdOff.add(key);
         emit({ type: 'retry-later', pod: key, detail: outcome.detail });
         break;
+    }
+  };
+
+  /** A PDB changed: its budget may have freed up, so the pods it refused (and only those) may be asked again. */
+  const onPdbChange = (before: PdbView | undefined, after: PdbView | undefined) => {
+    for (const [pod, pdb] of refused) {
+      const subject = pods.get(pod);
+      const selects = (b: PdbView | undefined) => b !== undefined && subject !== undefined && pdbsSelecting(subject, [b]).length > 0;
+      if (pdb === keyOf((after ?? before)!) || selects(before) || selects(after)) refused.delete(pod);
     }
   };
 
@@ -163,42 +293,84 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
   let versions = await list();
-  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear());
+  let settled = options.settleUntil === undefined;
+  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, attachments, view, onPdbChange);
   try {
     for (;;) {
-      const skip = new Set([...holdOff, ...refused]);
+      const skip = new Set([...holdOff, ...refused.keys()]);
       const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
-      for (const { pod, pdb } of plan.blocked) {
-        if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
+      for (const { pod, pdb, reason } of plan.blocked) {
+        if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb, ...(reason ? { reason } : {}) });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      const status = currentStatus(pods, pdbs, misconfigured, clock.now());
+      let status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now());
+      if (status.podsGone) {
+        if (versions.attachmentsVersion === undefined) versions.attachmentsVersion = (await listAttachments()) ?? '';
+        status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), [...attachments.values()], keptVolumes());
+      }
       const now = clock.now();
+      if (status.drained && !settled) {
+        // Found empty right after the cordon: a scheduler that had not seen the
+        // cordon yet may still bind a pod here. List once more after the minimum.
+        settled = true;
+        watcher.stop();
+        if (options.settleUntil! > now) await clock.sleep(options.settleUntil! - now);
+        versions = await list();
+        continue;
+      }
+      settled = true;
       const until = roundEnd(options, status.earliestExpectedEnd);
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
+      const detaching = status.podsGone && status.volumeAttachments.length > 0;
       const somethingCanChange =
-        (options.watch ?? 'eager') === 'eager'
+        detaching ||
+        ((options.watch ?? 'eager') === 'eager'
           ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
-          : imminent;
+          : imminent);
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
-      if (!watcher.started) await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
+      if (!watcher.started) await watcher.start(versions, emit, latestEnd);
+      else if (versions.attachmentsVersion !== undefined) await watcher.watchAttachments(versions.attachmentsVersion, latestEnd);
       const changed = await watcher.nextChange(until);
       if (changed === 'watch-ended') {
-        // The server closed a watch (timeout, too old resourceVersion): read again.
+        // The server closed a watch (timeout, 410 Gone for a too old resourceVersion): read again.
         watchRestarts++;
         watcher.stop();
         if (watchRestarts > MAX_WATCH_RESTARTS) continue;
         versions = await list();
         refused.clear();
-        await watcher.start(versions.podsVersion, versions.pdbsVersion, emit, latestEnd);
       }
     }
   } finally {
     watcher.stop();
   }
+}
+
+interface Versions {
+  podsVersion?: string;
+  /** Set when PDBs were listed (some pod was left to evict). */
+  pdbsVersion?: string;
+  /** Set once VolumeAttachments were listed (no pod left to evict or wait for). */
+  attachmentsVersion?: string;
+}
+
+/** Page size of the VolumeAttachment LIST (a large cluster has thousands). */
+const VOLUME_ATTACHMENT_PAGE = 500;
+
+/** A pod the drain leaves, or gave up on as stuck: its volumes stay attached. */
+function staysOnNode(pod: PodView, now: number): boolean {
+  const verdict = classifyPod(pod, now);
+  return verdict.action === 'leave' || (verdict.action === 'wait' && verdict.stuck);
+}
+
+function toVolumeAttachmentView(va: k8s.V1VolumeAttachment): VolumeAttachmentView {
+  return {
+    name: va.metadata?.name ?? '',
+    nodeName: va.spec?.nodeName ?? '',
+    ...(va.spec?.source?.persistentVolumeName ? { persistentVolumeName: va.spec.source.persistentVolumeName } : {}),
+  };
 }
 
 /** The window, stretched to see a grace period end (see DrainRoundOptions.watchLimit). */
@@ -214,12 +386,18 @@ function currentStatus(
   pods: Map<string, PodView>,
   pdbs: Map<string, PdbView>,
   misconfigured: Map<string, string>,
+  forbidden: Set<string>,
   now: number,
+  attachments: VolumeAttachmentView[] = [],
+  keptVolumes: ReadonlySet<string> = new Set(),
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
   const plan = planEvictions(all, [...pdbs.values()], now);
-  const status = summarizeNode(all, plan, now);
+  // The attachments are already those of this node (see listAttachments).
+  const onNode = attachments.map((va) => va.nodeName);
+  const status = summarizeNode(all, plan, now, blockingVolumeAttachments(attachments, onNode[0] ?? '', keptVolumes));
+  status.forbidden = [...forbidden].filter((pod) => pods.has(pod)).sort();
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
     if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
@@ -227,20 +405,18 @@ function currentStatus(
   return status;
 }
 
-/** PDBs in the pod's namespace whose selector matches it. */
-const pdbsSelecting = (pod: PodView, pdbs: Map<string, PdbView>): PdbView[] =>
-  [...pdbs.values()].filter((b) => b.namespace === pod.namespace && selectorMatches(b.selector, pod.labels));
-
-/** Mirrors the API server: an accepted eviction spends one disruption of each PDB. */
+/** Mirrors the API server: an accepted eviction spends one disruption of the PDB it was charged to. */
 function spendBudget(pod: PodView, pdbs: Map<string, PdbView>): void {
-  for (const b of pdbsSelecting(pod, pdbs)) {
+  const decision = pdbDecision(pod, [...pdbs.values()]);
+  if (decision.kind !== 'charge') return;
+  for (const b of [decision.pdb]) {
     pdbs.set(keyOf(b), { ...b, disruptionsAllowed: Math.max(0, b.disruptionsAllowed - 1) });
   }
 }
 
 /** After a 429 our copy of the budget was stale: none left until the watch says otherwise. */
 function exhaustBudget(pod: PodView, pdbs: Map<string, PdbView>): string | undefined {
-  const selecting = pdbsSelecting(pod, pdbs);
+  const selecting = pdbsSelecting(pod, [...pdbs.values()]);
   for (const b of selecting) pdbs.set(keyOf(b), { ...b, disruptionsAllowed: 0 });
   return selecting.length > 0 ? keyOf(selecting[0]) : undefined;
 }
@@ -282,7 +458,13 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
       case 500:
         if (isMultiplePdbError(status)) return { outcome: 'misconfigured', detail: status?.message };
         return { outcome: 'retry-later', detail: err.message };
-      case 403: // namespace terminating (or RBAC): try again next round
+      case 403:
+        // A namespace being deleted refuses every create: its pods go anyway,
+        // try again next round. Anything else (RBAC, an admission webhook) will
+        // not fix itself: an error the caller logs and counts.
+        return isNamespaceTerminating(status)
+          ? { outcome: 'retry-later', detail: err.message }
+          : { outcome: 'forbidden', detail: status?.message ?? err.message };
       default:
         return { outcome: 'retry-later', detail: err.message };
     }
@@ -301,7 +483,7 @@ async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {
   }
 }
 
-function safeJson(text: string): { message?: string; details?: { causes?: Array<{ reason?: string }> } } | undefined {
+function safeJson(text: string): ApiStatus | undefined {
   try {
     return JSON.parse(text);
   } catch {
@@ -310,10 +492,11 @@ function safeJson(text: string): { message?: string; details?: { causes?: Array<
 }
 
 /**
- * At the deadline: deletes the pods still to go, with their grace clamped to
- * the time left before `hardLimitAt`. A pod already terminating whose grace
- * ends too late is deleted again with the shorter grace (the API server
- * shortens a pending deletion). DaemonSet and mirror pods stay.
+ * At the deadline: deletes the pods still to go, so that each ends before
+ * `hardLimitAt` less the completion margin, with its own grace if it fits.
+ * A pod already terminating whose grace ends too late is deleted again with
+ * the grace that puts its end there (see deleteGraceSeconds: the API server
+ * counts a shorter grace from the first deletion). Pods the drain leaves stay.
  */
 export async function forceDeletePods(
   kube: KubeClient,
@@ -325,14 +508,15 @@ export async function forceDeletePods(
   const list = await kube.call('list pods', ({ core }, options) =>
     core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }, options),
   );
+  const endBy = now + clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt) * 1000;
   let deleted = 0;
   for (const pod of list.items.map(toPodView)) {
     const verdict = classifyPod(pod, now);
     if (verdict.action !== 'evict' && verdict.action !== 'wait') continue;
-    const grace = clampedGraceSeconds(pod.terminationGracePeriodSeconds, now, hardLimitAt);
-    if (verdict.action === 'wait' && verdict.expectedEnd <= now + grace * 1000) continue;
+    const grace = deleteGraceSeconds(pod, now, endBy);
+    if (grace === undefined) continue;
     try {
-      await kube.call(`delete ${keyOf(pod)}`, ({ core }, options) =>
+      const answer = await kube.call(`delete ${keyOf(pod)}`, ({ core }, options) =>
         core.deleteNamespacedPod(
           {
             name: pod.name,
@@ -344,7 +528,8 @@ export async function forceDeletePods(
         ),
       );
       deleted++;
-      onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace });
+      const endsAt = answer?.metadata?.deletionTimestamp ? new Date(answer.metadata.deletionTimestamp).getTime() : undefined;
+      onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace, ...(endsAt !== undefined ? { endsAt } : {}) });
     } catch (err) {
       if (err instanceof KubeApiError && (err.status === 404 || err.status === 409)) continue;
       throw err;
@@ -362,12 +547,16 @@ async function inParallel<T>(items: T[], limit: number, worker: (item: T) => Pro
 }
 
 /**
- * Watches the node's pods and all PDBs, keeping the maps current, and wakes
- * the round on every change. Both watches start from the LIST's
- * resourceVersion, so nothing between the LIST and the watch is missed.
+ * Watches the node's pods, all PDBs and, once the pods are gone, the
+ * VolumeAttachments, keeping the maps current, and wakes the round on every
+ * change. Each watch starts from its LIST's resourceVersion, so nothing
+ * between the LIST and the watch is missed; a resourceVersion the server no
+ * longer has ends the watch with an ERROR event (410 Gone), and the round
+ * lists again.
  */
 class NodeWatcher {
   started = false;
+  private watchingAttachments = false;
   private controllers: AbortController[] = [];
   private wake?: (reason: 'changed' | 'watch-ended') => void;
   private pending: 'changed' | 'watch-ended' | undefined;
@@ -377,12 +566,78 @@ class NodeWatcher {
     private readonly nodeName: string,
     private readonly pods: Map<string, PodView>,
     private readonly pdbs: Map<string, PdbView>,
-    private readonly onPdbChange: () => void,
+    private readonly attachments: Map<string, VolumeAttachmentView>,
+    private readonly view: (pod: k8s.V1Pod) => PodView,
+    private readonly onPdbChange: (before: PdbView | undefined, after: PdbView | undefined) => void,
   ) {}
 
-  async start(podsVersion: string | undefined, pdbsVersion: string | undefined, emit: (e: DrainEvent) => void, until: number) {
+  async start(versions: Versions, emit: (e: DrainEvent) => void, until: number) {
     this.started = true;
     this.pending = undefined;
+    const watch = await this.newWatch(until);
+    this.controllers.push(
+      await watch.watch(
+        '/api/v1/pods',
+        { fieldSelector: podFieldSelector(this.nodeName), resourceVersion: versions.podsVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1Pod) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = this.view(obj);
+          if (type === 'DELETED') {
+            this.pods.delete(keyOf(view));
+            emit({ type: 'pod-deleted', pod: keyOf(view) });
+          } else this.pods.set(keyOf(view), view);
+          this.signal('changed');
+        },
+        this.ended,
+      ),
+    );
+    if (versions.pdbsVersion !== undefined) {
+      this.controllers.push(
+        await watch.watch(
+          '/apis/policy/v1/poddisruptionbudgets',
+          { resourceVersion: versions.pdbsVersion, allowWatchBookmarks: true },
+          (type, obj: k8s.V1PodDisruptionBudget) => {
+            if (type === 'BOOKMARK') return;
+            if (type === 'ERROR') return this.signal('watch-ended');
+            const view = toPdbView(obj);
+            const before = this.pdbs.get(keyOf(view));
+            if (type === 'DELETED') this.pdbs.delete(keyOf(view));
+            else this.pdbs.set(keyOf(view), view);
+            this.onPdbChange(before, type === 'DELETED' ? undefined : view);
+            this.signal('changed');
+          },
+          this.ended,
+        ),
+      );
+    }
+    if (versions.attachmentsVersion !== undefined) await this.watchAttachments(versions.attachmentsVersion, until);
+  }
+
+  /** VolumeAttachments have no field selector on spec.nodeName: the watch is cluster-wide, filtered here. */
+  async watchAttachments(version: string, until: number) {
+    if (this.watchingAttachments) return;
+    this.watchingAttachments = true;
+    const watch = await this.newWatch(until);
+    this.controllers.push(
+      await watch.watch(
+        '/apis/storage.k8s.io/v1/volumeattachments',
+        { resourceVersion: version, allowWatchBookmarks: true },
+        (type, obj: k8s.V1VolumeAttachment) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = toVolumeAttachmentView(obj);
+          if (type === 'DELETED' || view.nodeName !== this.nodeName) {
+            if (!this.attachments.delete(view.name)) return;
+          } else this.attachments.set(view.name, view);
+          this.signal('changed');
+        },
+        this.ended,
+      ),
+    );
+  }
+
+  private async newWatch(until: number) {
     const { config } = await this.kube.connect();
     const watch = new k8s.Watch(config);
     // client-node ends a watch after 30 s without data (a private field of
@@ -392,42 +647,10 @@ class NodeWatcher {
     if (typeof inactivity.requestTimeoutMs === 'number') {
       inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, until - this.kube.retry.clock.now() + 5_000);
     }
-    const ended = () => this.signal('watch-ended');
-    this.controllers.push(
-      await watch.watch(
-        '/api/v1/pods',
-        { fieldSelector: podFieldSelector(this.nodeName), resourceVersion: podsVersion, allowWatchBookmarks: true },
-        (type, obj: k8s.V1Pod) => {
-          if (type === 'BOOKMARK') return;
-          if (type === 'ERROR') return this.signal('watch-ended');
-          const view = toPodView(obj);
-          if (type === 'DELETED') {
-            this.pods.delete(keyOf(view));
-            emit({ type: 'pod-deleted', pod: keyOf(view) });
-          } else this.pods.set(keyOf(view), view);
-          this.signal('changed');
-        },
-        ended,
-      ),
-    );
-    if (pdbsVersion === undefined) return; // no pod left to evict: PDBs cannot matter this round
-    this.controllers.push(
-      await watch.watch(
-        '/apis/policy/v1/poddisruptionbudgets',
-        { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
-        (type, obj: k8s.V1PodDisruptionBudget) => {
-          if (type === 'BOOKMARK') return;
-          if (type === 'ERROR') return this.signal('watch-ended');
-          const view = toPdbView(obj);
-          if (type === 'DELETED') this.pdbs.delete(keyOf(view));
-          else this.pdbs.set(keyOf(view), view);
-          this.onPdbChange();
-          this.signal('changed');
-        },
-        ended,
-      ),
-    );
+    return watch;
   }
+
+  private readonly ended = () => this.signal('watch-ended');
 
   /** Resolves on the next change, when a watch ends, or at `until`. */
   async nextChange(until: number): Promise<'changed' | 'watch-ended' | 'timeout'> {
@@ -456,5 +679,6 @@ class NodeWatcher {
     for (const c of this.controllers) c.abort();
     this.controllers = [];
     this.started = false;
+    this.watchingAttachments = false;
   }
 }
