@@ -33,6 +33,7 @@ const coreResources: Resource[] = [
   { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: readVerbs, shortNames: ['ns'] },
   { name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: [...readVerbs, 'patch'], shortNames: ['no'] },
   { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: [...readVerbs, 'delete'], shortNames: ['po'] },
+  { name: 'persistentvolumeclaims', singularName: 'persistentvolumeclaim', namespaced: true, kind: 'PersistentVolumeClaim', verbs: ['get', 'list'], shortNames: ['pvc'] },
   // kubectl's CheckEvictionSupport looks for exactly this entry.
   { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
 ];
@@ -45,6 +46,9 @@ const groups: Record<string, Resource[]> = {
   ],
   'batch/v1': [
     { name: 'jobs', singularName: 'job', namespaced: true, kind: 'Job', verbs: readVerbs },
+  ],
+  'storage.k8s.io/v1': [
+    { name: 'volumeattachments', singularName: 'volumeattachment', namespaced: false, kind: 'VolumeAttachment', verbs: readVerbs },
   ],
   'policy/v1': [
     { name: 'poddisruptionbudgets', singularName: 'poddisruptionbudget', namespaced: true, kind: 'PodDisruptionBudget', verbs: readVerbs, shortNames: ['pdb'] },

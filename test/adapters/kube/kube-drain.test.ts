@@ -7,13 +7,13 @@ const evictions = (kit: Kit, status?: number) =>
 
 describe('drainRound', () => {
   let kit: Kit;
-  beforeEach(async () => (kit = await startKit()));
+  beforeEach(async () => (kit = await startKit({ cordoned: true })));
   afterEach(() => kit.server.stop());
 
   test('a single pass evicts what has no PDB and leaves DaemonSet and mirror pods alone', async () => {
     // Arrange
     kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 2, nodeName: NODE });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE], tolerations: [{ operator: 'Exists' }] });
     kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
     // Act
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
@@ -150,8 +150,8 @@ describe('drainRound', () => {
   test('a node with 110 pods: one LIST, 100 evictions with bounded concurrency, the rest left alone', async () => {
     // Arrange
     for (let i = 0; i < 10; i++) kit.server.addDeployment({ namespace: `team-${i}`, name: 'svc', replicas: 10, nodeName: NODE });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
-    for (let i = 0; i < 9; i++) kit.server.addDaemonSet({ namespace: 'kube-system', name: `agent-${i}`, nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
+    for (let i = 0; i < 9; i++) kit.server.addDaemonSet({ namespace: 'kube-system', name: `agent-${i}`, nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     // Act
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
     // Assert
@@ -161,17 +161,17 @@ describe('drainRound', () => {
     expect(round.status.leftAlone).toHaveLength(10);
   });
 
-  test('with nothing left to evict, PDBs are neither listed nor watched', async () => {
+  test('with nothing left to evict, PDBs are neither listed nor watched; the VolumeAttachments are listed once', async () => {
     // Arrange: only a pod that is already terminating, and a DaemonSet pod
     kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 30, shutdownSeconds: 20 });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
     const before = kit.server.requests.length;
     // Act
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
     // Assert
     expect(round.status.drained).toBe(true);
-    expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods']);
+    expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods', 'list /apis/storage.k8s.io/v1/volumeattachments']);
   });
 
   test('stretches the window to see a grace period that ends just after it, within the limit', async () => {
@@ -209,13 +209,13 @@ describe('drainRound', () => {
 
 describe('forceDeletePods', () => {
   let kit: Kit;
-  beforeEach(async () => (kit = await startKit()));
+  beforeEach(async () => (kit = await startKit({ cordoned: true })));
   afterEach(() => kit.server.stop());
 
   test('deletes what is left with the grace clamped to the time before the hard limit, DaemonSet and mirror pods stay', async () => {
     // Arrange: a CronJob pod that would take 6 h, 10 minutes before the hard limit
     kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 21_600, shutdownSeconds: 18_000 });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
     const hardLimitAt = kit.clock.now() + 600_000;
     // Act

@@ -37,7 +37,7 @@ describe('kubectl against FakeKubeServer', () => {
       terminationGracePeriodSeconds: 30, shutdownSeconds: 0.5, readyAfterSeconds: 1, emptyDir: true,
     });
     server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
-    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-1-10.ec2.internal', 'ip-10-0-2-20.ec2.internal'] });
+    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-1-10.ec2.internal', 'ip-10-0-2-20.ec2.internal'], tolerations: [{ operator: 'Exists' }] });
     server.addMirrorPod({ nodeName: 'ip-10-0-1-10.ec2.internal', name: 'kube-proxy-ip-10-0-1-10.ec2.internal' });
   });
 
