@@ -62,8 +62,25 @@ export interface DrainSummary {
   blockedByPdb: Array<{ pod: string; pdb: string }>;
   misconfigured: Array<{ pod: string; pdbs: string[] }>;
   stuck: string[];
-  counts: { blockedByPdb: number; misconfigured: number; stuck: number };
+  counts: {
+    blockedByPdb: number;
+    misconfigured: number;
+    stuck: number;
+    toleratingDrain?: number;
+    forbidden?: number;
+    volumeAttachments?: number;
+  };
   leftAlone: number;
+  /** Pods left on the node because they tolerate the drain (their replacement would come back); first ones. */
+  toleratingDrain?: string[];
+  /** Pods whose eviction the API refused with 403 (RBAC, a webhook); first ones. */
+  forbidden?: string[];
+  /** The pods are gone; these VolumeAttachments of theirs are still on the node (first ones). */
+  volumeAttachments?: string[];
+  /** Since when the drain waits for VolumeAttachments only (ISO). */
+  volumesWaitSince?: string;
+  /** The eviction tier being worked on (normal, daemonset, critical, critical-daemonset). */
+  tier?: string;
 }
 
 export interface DrainState {

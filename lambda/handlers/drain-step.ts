@@ -29,6 +29,13 @@ const ROUND_OVERRUN_MS = 20_000;
 /** Pods listed by name in the state's summary; the counts are always whole (256 KB state limit). */
 export const MAX_LISTED_PODS = 20;
 
+/**
+ * A node found empty in the first round after the cordon is listed again
+ * this long after the round started: the scheduler binds asynchronously, so a
+ * pod it placed before it saw the cordon can appear on the node a moment later.
+ */
+export const LATE_BINDING_SETTLE_MS = 5_000;
+
 /** Give up after the Kubernetes API failed every round for this long. */
 export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
 
@@ -58,15 +65,20 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
       watchUntil,
       watchLimit,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
+      // Right after Cordon (a new execution included): no round has looked at the node yet.
+      ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
       onEvent: (event) => logEvent(deps, event),
     });
-    summary = toSummary(round.status);
+    summary = toSummary(round.status, state.summary, clock.now());
+    reportChanges(deps, state.summary, round.status);
     if (madeProgress(state.summary, summary, round.evicted)) loop.lastProgressAt = iso(clock.now());
     totals.evicted += round.evicted;
     totals.pdbBlocks += round.pdbRefusals;
     count(metrics, Metric.PodsEvicted, round.evicted);
     count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
     count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
+    count(metrics, Metric.EvictionsForbidden, round.forbiddenRefusals);
+    if (round.status.podsGone && round.status.volumeAttachments.length > 0) count(metrics, Metric.VolumeDetachWaits);
     loop.apiErrorsInARow = 0;
     loop.firstApiErrorAt = undefined;
     loop.lastApiError = undefined;
@@ -132,7 +144,9 @@ function nearDeadline(state: DrainState, now: number): boolean {
   return now - start >= 0.8 * (end - start);
 }
 
-export function toSummary(status: NodeStatus): DrainSummary {
+export function toSummary(status: NodeStatus, before?: DrainSummary, now?: number): DrainSummary {
+  const tolerating = status.leftAlone.filter((l) => l.reason === 'tolerates-drain').map((l) => l.pod);
+  const waitingForVolumes = status.podsGone && status.volumeAttachments.length > 0;
   return {
     drained: status.drained,
     evictable: status.evictable,
@@ -142,9 +156,50 @@ export function toSummary(status: NodeStatus): DrainSummary {
     blockedByPdb: status.blocked.slice(0, MAX_LISTED_PODS),
     misconfigured: status.misconfigured.slice(0, MAX_LISTED_PODS).map(({ pod, pdbs }) => ({ pod, pdbs: pdbs.map((p) => p.slice(0, 200)) })),
     stuck: status.stuck.slice(0, MAX_LISTED_PODS),
-    counts: { blockedByPdb: status.blocked.length, misconfigured: status.misconfigured.length, stuck: status.stuck.length },
+    counts: {
+      blockedByPdb: status.blocked.length,
+      misconfigured: status.misconfigured.length,
+      stuck: status.stuck.length,
+      toleratingDrain: tolerating.length,
+      forbidden: status.forbidden.length,
+      volumeAttachments: status.volumeAttachments.length,
+    },
     leftAlone: status.leftAlone.length,
+    ...(tolerating.length > 0 ? { toleratingDrain: tolerating.slice(0, MAX_LISTED_PODS) } : {}),
+    ...(status.forbidden.length > 0 ? { forbidden: status.forbidden.slice(0, MAX_LISTED_PODS) } : {}),
+    ...(waitingForVolumes
+      ? {
+          volumeAttachments: status.volumeAttachments.slice(0, MAX_LISTED_PODS),
+          volumesWaitSince: before?.volumesWaitSince ?? isoOrUndefined(now),
+        }
+      : {}),
+    ...(status.tier ? { tier: status.tier } : {}),
   };
+}
+
+/**
+ * Log lines for what changed since the last round, once each: pods left
+ * because they tolerate the drain, the start and the end of the wait for
+ * VolumeAttachments. (Forbidden evictions are logged at error level every
+ * time: each is an error someone must fix.)
+ */
+function reportChanges({ logger }: Deps, before: DrainSummary | undefined, status: NodeStatus): void {
+  const known = new Set(before?.toleratingDrain ?? []);
+  for (const { pod, reason } of status.leftAlone) {
+    if (reason !== 'tolerates-drain' || known.has(pod)) continue;
+    logger.info(`${pod} tolerates the drain: left on the node, its replacement would be scheduled right back`, {
+      event: { type: 'left-alone', pod, reason },
+    });
+  }
+  const waitingBefore = (before?.volumeAttachments?.length ?? 0) > 0;
+  const waiting = status.podsGone && status.volumeAttachments.length > 0;
+  if (waiting && !waitingBefore) {
+    logger.info(`pods gone; waiting for ${status.volumeAttachments.length} VolumeAttachment(s) to detach before completing`, {
+      volumeAttachments: status.volumeAttachments.slice(0, MAX_LISTED_PODS),
+    });
+  } else if (!waiting && waitingBefore && status.drained) {
+    logger.info('volumes detached', { volumeAttachments: before?.volumeAttachments });
+  }
 }
 
 const emptySummary = (): DrainSummary => ({
@@ -168,6 +223,14 @@ function logEvent({ logger }: Deps, event: DrainEvent): void {
       return logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
     case 'misconfigured':
       return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
+    case 'forbidden':
+      // Not a terminating namespace: RBAC or an admission webhook refuses it.
+      // Retried next round (a fix then resumes the drain), an error every time.
+      return logger.error(`eviction of ${event.pod} forbidden (403): ${event.detail ?? ''}`.trim(), { event });
+    case 'held-back':
+      return event.reason === 'status-stale'
+        ? logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} is still being processed (status behind its spec)`, { event })
+        : logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
     case 'pod-deleted':
       return logger.info(`pod ${event.pod} is gone`, { event });
     default:

@@ -120,9 +120,11 @@ describe('lib/kubernetes/rbac.yaml', () => {
       })
       .sort();
     expect(granted).toEqual([
+      'apps/daemonsets:get',
       'core/nodes:get',
       'core/nodes:list',
       'core/nodes:patch',
+      'core/persistentvolumeclaims:get',
       'core/pods/eviction:create',
       'core/pods:delete',
       'core/pods:get',
@@ -131,6 +133,8 @@ describe('lib/kubernetes/rbac.yaml', () => {
       'policy/poddisruptionbudgets:get',
       'policy/poddisruptionbudgets:list',
       'policy/poddisruptionbudgets:watch',
+      'storage.k8s.io/volumeattachments:list',
+      'storage.k8s.io/volumeattachments:watch',
     ]);
     expect(JSON.stringify(role.rules)).not.toContain('*');
   });

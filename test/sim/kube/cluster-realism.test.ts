@@ -3,7 +3,7 @@
  * real @kubernetes/client-node over HTTPS, on virtual time.
  */
 import {
-  ApiException, CoreV1Api, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions, StorageV1Api, Watch,
+  ApiException, CoreV1Api, KubeConfig, PolicyV1Api, StorageV1Api, Watch,
 } from '@kubernetes/client-node';
 import { FakeKubeServer } from '../../../sim/kube/server';
 import { VirtualClock } from '../../../sim/virtual-clock';
