@@ -41,6 +41,10 @@ export type DrainEvent =
   /** The API refused the eviction with 403 for another reason than a terminating namespace (RBAC, a webhook). */
   | { type: 'forbidden'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
+  /** The pods are gone; the round now waits for these VolumeAttachments to detach (`pod` is empty). Once per round. */
+  | { type: 'awaiting-volumes'; pod: ''; volumeAttachments: string[] }
+  /** The VolumeAttachments the round waited for are gone. */
+  | { type: 'volumes-detached'; pod: ''; waitedMs: number }
   /** `endsAt`: the pod's deletionTimestamp after our DELETE (ms epoch), when the server answered with it. */
   | { type: 'force-deleted'; pod: string; graceSeconds: number; endsAt?: number };
 
@@ -86,6 +90,8 @@ export interface DrainRoundResult {
   misconfiguredRefusals: number;
   /** Evictions answered with 403 outside a terminating namespace. */
   forbiddenRefusals: number;
+  /** The round waited for VolumeAttachments to detach, after the pods had gone. */
+  waitedForVolumes: boolean;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -108,7 +114,8 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
   const attachments = new Map<string, VolumeAttachmentView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0 };
+  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0, waitedForVolumes: false };
+  let volumeWaitSince: number | undefined;
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
   const misconfigured = new Map<string, string>();
@@ -308,6 +315,14 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       if (status.podsGone) {
         if (versions.attachmentsVersion === undefined) versions.attachmentsVersion = (await listAttachments()) ?? '';
         status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), [...attachments.values()], keptVolumes());
+        if (status.volumeAttachments.length > 0 && volumeWaitSince === undefined) {
+          volumeWaitSince = clock.now();
+          result.waitedForVolumes = true;
+          emit({ type: 'awaiting-volumes', pod: '', volumeAttachments: status.volumeAttachments });
+        } else if (status.volumeAttachments.length === 0 && volumeWaitSince !== undefined) {
+          emit({ type: 'volumes-detached', pod: '', waitedMs: clock.now() - volumeWaitSince });
+          volumeWaitSince = undefined;
+        }
       }
       const now = clock.now();
       if (status.drained && !settled) {

@@ -101,7 +101,12 @@ export const clamp = (value: number, min: number, max: number): number => Math.m
  * old one changes nothing). Sending the time left as the grace would then kill
  * a pod that has been stopping for long within a second: the grace sent is
  * the time from its first deletion to `endBy`, which puts its new
- * deletionTimestamp on `endBy` exactly. Whole seconds, rounded down.
+ * deletionTimestamp on `endBy` exactly, so the drain's "stuck" judgement
+ * (60 s past the deletionTimestamp) counts from our own delete. The kubelet
+ * restarts its kill with the new, shorter period counted from when it sees it
+ * (pkg/kubelet/pod_workers.go calculateEffectiveGracePeriod), so the process
+ * is not killed before `endBy`; the instance's termination ends it at the
+ * latest. Whole seconds, rounded down.
  */
 export function deleteGraceSeconds(
   pod: { deletionTimestamp?: number; deletionGracePeriodSeconds?: number; terminationGracePeriodSeconds: number },

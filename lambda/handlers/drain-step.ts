@@ -78,7 +78,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
     count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
     count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
     count(metrics, Metric.EvictionsForbidden, round.forbiddenRefusals);
-    if (round.status.podsGone && round.status.volumeAttachments.length > 0) count(metrics, Metric.VolumeDetachWaits);
+    if (round.waitedForVolumes) count(metrics, Metric.VolumeDetachWaits);
     loop.apiErrorsInARow = 0;
     loop.firstApiErrorAt = undefined;
     loop.lastApiError = undefined;
@@ -178,10 +178,9 @@ export function toSummary(status: NodeStatus, before?: DrainSummary, now?: numbe
 }
 
 /**
- * Log lines for what changed since the last round, once each: pods left
- * because they tolerate the drain, the start and the end of the wait for
- * VolumeAttachments. (Forbidden evictions are logged at error level every
- * time: each is an error someone must fix.)
+ * A log line for each pod newly left because it tolerates the drain (once per
+ * execution, not every round). Forbidden evictions are logged at error level
+ * every time: each is an error someone must fix.
  */
 function reportChanges({ logger }: Deps, before: DrainSummary | undefined, status: NodeStatus): void {
   const known = new Set(before?.toleratingDrain ?? []);
@@ -190,15 +189,6 @@ function reportChanges({ logger }: Deps, before: DrainSummary | undefined, statu
     logger.info(`${pod} tolerates the drain: left on the node, its replacement would be scheduled right back`, {
       event: { type: 'left-alone', pod, reason },
     });
-  }
-  const waitingBefore = (before?.volumeAttachments?.length ?? 0) > 0;
-  const waiting = status.podsGone && status.volumeAttachments.length > 0;
-  if (waiting && !waitingBefore) {
-    logger.info(`pods gone; waiting for ${status.volumeAttachments.length} VolumeAttachment(s) to detach before completing`, {
-      volumeAttachments: status.volumeAttachments.slice(0, MAX_LISTED_PODS),
-    });
-  } else if (!waiting && waitingBefore && status.drained) {
-    logger.info('volumes detached', { volumeAttachments: before?.volumeAttachments });
   }
 }
 
@@ -231,6 +221,12 @@ function logEvent({ logger }: Deps, event: DrainEvent): void {
       return event.reason === 'status-stale'
         ? logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} is still being processed (status behind its spec)`, { event })
         : logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
+    case 'awaiting-volumes':
+      return logger.info(`pods gone; waiting for ${event.volumeAttachments.length} VolumeAttachment(s) to detach before completing`, {
+        event: { type: event.type, volumeAttachments: event.volumeAttachments.slice(0, MAX_LISTED_PODS) },
+      });
+    case 'volumes-detached':
+      return logger.info('volumes detached', { event: { type: event.type, waitedMs: event.waitedMs } });
     case 'pod-deleted':
       return logger.info(`pod ${event.pod} is gone`, { event });
     default:
