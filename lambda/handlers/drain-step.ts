@@ -59,6 +59,7 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
   const totals = { ...state.totals };
 
   let summary: DrainSummary;
+  let volumesDetachedSeen = false;
   try {
     const round = await drainRound(kube, {
       nodeName: state.nodeName,
@@ -67,10 +68,18 @@ export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
       // Right after Cordon (a new execution included): no round has looked at the node yet.
       ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
-      onEvent: (event) => logEvent(deps, event),
+      onEvent: (event) => {
+        if (event.type === 'volumes-detached') volumesDetachedSeen = true;
+        logEvent(deps, event);
+      },
     });
     summary = toSummary(round.status, state.summary, clock.now());
     reportChanges(deps, state.summary, round.status);
+    const since = state.summary?.volumesWaitSince;
+    if (since && !volumesDetachedSeen && round.status.volumeAttachments.length === 0 && round.status.podsGone) {
+      // The wait began in an earlier round and ended between rounds.
+      logEvent(deps, { type: 'volumes-detached', pod: '', waitedMs: clock.now() - Date.parse(since) });
+    }
     if (madeProgress(state.summary, summary, round.evicted)) loop.lastProgressAt = iso(clock.now());
     totals.evicted += round.evicted;
     totals.pdbBlocks += round.pdbRefusals;
