@@ -1,28 +1,66 @@
+import * as path from 'path';
 import { CfnOutput } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import type { DrainFunctionKey } from './drain-functions';
 
 /**
- * Kubernetes group the drain's roles are mapped to. lib/kubernetes/rbac.yaml binds
- * the `eks-graceful-drain` ClusterRole to this group; keep the two in step (a test does).
- */
-export const KUBERNETES_GROUP = 'eks-graceful-drain';
-
-/**
- * The functions that call the Kubernetes API: the ones lib/drain-functions.ts
+ * Every function that may call the Kubernetes API: the ones lib/drain-functions.ts
  * grants eks:DescribeCluster (endpoint and CA). start-drain, heartbeat and
  * complete only talk to AWS APIs and get no Kubernetes identity.
  */
 export const KUBERNETES_FUNCTIONS = ['prepare', 'cordon', 'drainStep', 'applyDeadline'] as const satisfies readonly DrainFunctionKey[];
 export type KubernetesFunctionKey = (typeof KUBERNETES_FUNCTIONS)[number];
 
+/**
+ * The Kubernetes group of each function's role: one group per function, each
+ * bound to a ClusterRole of its own in lib/kubernetes/ with only what that
+ * function does (a test keeps the two in step).
+ */
+export const KUBERNETES_GROUPS: Record<KubernetesFunctionKey, string> = {
+  prepare: 'eks-graceful-drain:prepare',
+  cordon: 'eks-graceful-drain:cordon',
+  drainStep: 'eks-graceful-drain:drain-step',
+  applyDeadline: 'eks-graceful-drain:apply-deadline',
+};
+
+/** The manifests to apply to the cluster, with what each is for. */
+export const KUBERNETES_MANIFESTS_DIR = path.join(__dirname, 'kubernetes');
+export const KUBERNETES_MANIFESTS = {
+  /** ClusterRoles and bindings of prepare, cordon and drain-step. */
+  rbac: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac.yaml'),
+  /** apply-deadline's pod deletion, for onDeadline=force-delete only. */
+  forceDelete: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac-force-delete.yaml'),
+  /** A ValidatingAdmissionPolicy: our groups may change only the cordon, our taint and our label of a node. */
+  nodeAdmissionPolicy: path.join(KUBERNETES_MANIFESTS_DIR, 'node-admission-policy.yaml'),
+} as const;
+
+/**
+ * The functions that call the Kubernetes API under this policy: apply-deadline
+ * only deletes pods, so it needs a Kubernetes identity with force-delete alone.
+ */
+export function kubernetesFunctions(onDeadline: DeadlinePolicy): KubernetesFunctionKey[] {
+  return KUBERNETES_FUNCTIONS.filter((key) => key !== 'applyDeadline' || onDeadline === 'force-delete');
+}
+
+/** The manifests a cluster needs under this policy. */
+export function kubernetesManifests(onDeadline: DeadlinePolicy): string[] {
+  return [
+    KUBERNETES_MANIFESTS.rbac,
+    ...(onDeadline === 'force-delete' ? [KUBERNETES_MANIFESTS.forceDelete] : []),
+    KUBERNETES_MANIFESTS.nodeAdmissionPolicy,
+  ];
+}
+
 export interface ClusterAccessProps {
   /** Name of the EKS cluster the functions call. */
   readonly clusterName: string;
-  /** The drain's functions; those in {@link KUBERNETES_FUNCTIONS} must have a role. */
+  /** The drain's functions; those named in `kubernetesFunctions` must have a role. */
   readonly functions: Record<KubernetesFunctionKey, IFunction>;
+  /** The functions that call the Kubernetes API (see {@link kubernetesFunctions}). */
+  readonly kubernetesFunctions: readonly KubernetesFunctionKey[];
   /**
    * Create an EKS access entry for each Kubernetes-facing role. Needs a cluster
    * whose authentication mode is API or API_AND_CONFIG_MAP; with CONFIG_MAP, turn
@@ -34,16 +72,16 @@ export interface ClusterAccessProps {
 
 /**
  * Gives the drain's Kubernetes-facing Lambda roles an identity in the cluster:
- * an EKS access entry per role (type STANDARD, in the group {@link KUBERNETES_GROUP},
- * no access policy: the permissions come from the RBAC of lib/kubernetes/rbac.yaml,
- * which must be applied to the cluster). Outputs the role ARNs and the group either
- * way, for an aws-auth mapping.
+ * an EKS access entry per role (type STANDARD, in that function's own group of
+ * {@link KUBERNETES_GROUPS}, no access policy: the permissions come from the
+ * RBAC of lib/kubernetes/, which must be applied to the cluster). Outputs each
+ * role ARN and its group either way, for an aws-auth mapping.
  */
 export class ClusterAccess extends Construct {
-  /** The Kubernetes group the roles are mapped to. */
-  public readonly kubernetesGroup = KUBERNETES_GROUP;
+  /** The Kubernetes group of each Kubernetes-facing function. */
+  public readonly kubernetesGroups: Partial<Record<KubernetesFunctionKey, string>>;
   /** ARN of each Kubernetes-facing function's role. */
-  public readonly roleArns: Record<KubernetesFunctionKey, string>;
+  public readonly roleArns: Partial<Record<KubernetesFunctionKey, string>>;
   /** The access entries; empty with `createAccessEntries: false`. */
   public readonly accessEntries: Partial<Record<KubernetesFunctionKey, eks.CfnAccessEntry>>;
 
@@ -51,12 +89,15 @@ export class ClusterAccess extends Construct {
     super(scope, id);
     const create = props.createAccessEntries ?? true;
 
-    this.roleArns = {} as Record<KubernetesFunctionKey, string>;
+    this.kubernetesGroups = {};
+    this.roleArns = {};
     this.accessEntries = {};
-    for (const key of KUBERNETES_FUNCTIONS) {
+    for (const key of props.kubernetesFunctions) {
       const role = props.functions[key].role;
       if (!role) throw new Error(`ClusterAccess: the ${key} function has no role to map into the cluster`);
       const name = pascal(key);
+      const group = KUBERNETES_GROUPS[key];
+      this.kubernetesGroups[key] = group;
       this.roleArns[key] = role.roleArn;
 
       if (create) {
@@ -64,20 +105,19 @@ export class ClusterAccess extends Construct {
           clusterName: props.clusterName,
           principalArn: role.roleArn,
           type: 'STANDARD',
-          kubernetesGroups: [KUBERNETES_GROUP],
+          kubernetesGroups: [group],
         });
       }
 
       new CfnOutput(this, `${name}RoleArn`, {
         value: role.roleArn,
-        description: `Role of the ${key} function, which calls the Kubernetes API (map it to the group ${KUBERNETES_GROUP} in aws-auth if the cluster has no access entries)`,
+        description: `Role of the ${key} function, which calls the Kubernetes API as the group ${group} (map it to that group in aws-auth if the cluster has no access entries)`,
+      });
+      new CfnOutput(this, `${name}KubernetesGroup`, {
+        value: group,
+        description: `Kubernetes group of the ${key} function's role; lib/kubernetes/ binds its ClusterRole to it`,
       });
     }
-
-    new CfnOutput(this, 'KubernetesGroup', {
-      value: KUBERNETES_GROUP,
-      description: 'Kubernetes group of the drain roles; lib/kubernetes/rbac.yaml binds the eks-graceful-drain ClusterRole to it',
-    });
   }
 }
 

@@ -1,12 +1,14 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
+import { kubernetesFunctions } from './cluster-access';
 
 /** One Lambda per workflow step; the keys are how other constructs refer to them. */
 export type DrainFunctionKey =
@@ -25,8 +27,21 @@ interface FunctionSpec {
   readonly timeout: Duration;
 }
 
-const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
-const PROJECT_ROOT = path.join(__dirname, '..');
+/**
+ * The package's root: this file is lib/drain-functions.ts in the repository and
+ * dist/lib/drain-functions.js in the npm package.
+ */
+const PACKAGE_ROOT = [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]
+  .find((dir) => fs.existsSync(path.join(dir, 'package.json'))) ?? path.join(__dirname, '..');
+
+/**
+ * The prebuilt bundle of a function: dist/functions/<entry>/index.mjs, made by
+ * scripts/build-functions.ts (`npm run build:functions`; run by `npm pack`,
+ * the tests, `npm run synth` and the rehearsal).
+ */
+export function functionBundleDir(key: DrainFunctionKey): string {
+  return path.join(PACKAGE_ROOT, 'dist', 'functions', path.basename(FUNCTIONS[key].entry, '.ts'));
+}
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
 /**
@@ -35,7 +50,8 @@ const PROJECT_ROOT = path.join(__dirname, '..');
  */
 export const DRAIN_STEP_TIMEOUT = Duration.minutes(3);
 
-const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
+/** The functions, by key: adding one is an entry here (and its key in DrainFunctionKey); scripts/build-functions.ts bundles each entry. */
+export const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   startDrain: { entry: 'start-drain.ts', timeout: Duration.seconds(30), description: 'Starts the drain workflow for a terminating instance' },
   prepare: { entry: 'prepare.ts', timeout: Duration.seconds(30), description: 'Finds the node and the hook timeouts, computes the deadline' },
   cordon: { entry: 'cordon.ts', timeout: Duration.seconds(30), description: 'Cordons the node and takes it out of load balancers' },
@@ -44,6 +60,30 @@ const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   applyDeadline: { entry: 'apply-deadline.ts', timeout: Duration.seconds(30), description: 'Applies the onDeadline policy when the drain runs out of time' },
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
 };
+
+// ---- Reserved concurrency (issue 10.6) ----------------------------------------
+/**
+ * Default reserved concurrency of each function. A reservation is a floor and a
+ * ceiling: the account's other functions can never starve Heartbeat or Complete
+ * (an instance held past its hook), and a storm of terminations (an instance
+ * refresh of hundreds of nodes) cannot run hundreds of DrainSteps, each holding
+ * watches on the API server, nor eat the account's pool. A throttled step is
+ * retried by the workflow for minutes (LAMBDA_SERVICE_RETRY); a throttled
+ * start-drain event is retried by Lambda's asynchronous queue. 150 in all: the
+ * account needs a concurrency limit of 250 or more (Lambda keeps 100 unreserved).
+ */
+export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<DrainFunctionKey, number>> = {
+  startDrain: 5,
+  prepare: 10,
+  cordon: 10,
+  drainStep: 100,
+  heartbeat: 10,
+  applyDeadline: 5,
+  complete: 10,
+};
+/** The limits of one function's reservation (Lambda refuses 0 as "throttle everything" for us). */
+export const RESERVED_CONCURRENCY_LIMITS = { min: 1, max: 1000 } as const;
+// ------------------------------------------------------------------------------
 
 export interface DrainFunctionsProps {
   /** EKS cluster whose nodes are drained. */
@@ -67,6 +107,25 @@ export interface DrainFunctionsProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Reserved concurrency per function, over DEFAULT_RESERVED_CONCURRENCY; `false`
+   * reserves none (the functions share the account's unreserved pool).
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /** The VPC, subnets and security groups of the Kubernetes-facing functions (private clusters). */
+  readonly network?: DrainFunctionsNetwork;
+}
+
+// ---- Private clusters (issue 10.7) ------------------------------------------------
+/** Where the Kubernetes-facing functions run, for a cluster whose API endpoint is private. */
+export interface DrainFunctionsNetwork {
+  /** The VPC to run them in (the cluster's, or one routed to it). */
+  readonly vpc: ec2.IVpc;
+  /** @default - the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - one security group per function, all outbound allowed, no inbound */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -74,7 +133,7 @@ export interface DrainFunctionsProps {
  * AWS managed policy) and log group.
  */
 export class DrainFunctions extends Construct {
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
 
   constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
     super(scope, id);
@@ -95,7 +154,10 @@ export class DrainFunctions extends Construct {
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
     };
 
-    const make = (key: DrainFunctionKey): NodejsFunction => {
+    const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
+    // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
+    const inVpc: DrainFunctionKey[] = kubernetesFunctions(props.onDeadline);
+    const make = (key: DrainFunctionKey): lambda.Function => {
       const spec = FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -108,14 +170,26 @@ export class DrainFunctions extends Construct {
       });
       logGroup.grantWrite(role);
       const isStartDrain = key === 'startDrain';
-      return new NodejsFunction(this, pascal(key), {
-        entry: path.join(HANDLERS_DIR, spec.entry),
-        handler: 'handler',
+      const bundleDir = functionBundleDir(key);
+      if (!fs.existsSync(path.join(bundleDir, 'index.mjs'))) {
+        throw new Error(`EksGracefulDrain: the prebuilt bundle of the ${key} function is missing (${bundleDir}): run \`npm run build:functions\``);
+      }
+      return new lambda.Function(this, pascal(key), {
+        // Prebuilt by scripts/build-functions.ts and shipped in the package: a
+        // synth needs neither esbuild nor Docker.
+        code: lambda.Code.fromAsset(bundleDir),
+        handler: 'index.handler',
         description: spec.description,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         timeout: spec.timeout,
+        reservedConcurrentExecutions: reserved?.[key],
+        ...(props.network && inVpc.includes(key) && {
+          vpc: props.network.vpc,
+          vpcSubnets: props.network.vpcSubnets,
+          securityGroups: props.network.securityGroups,
+        }),
         role,
         logGroup,
         environment: { ...commonEnvironment, ...extraEnvironment[key] },
@@ -125,24 +199,6 @@ export class DrainFunctions extends Construct {
           maxEventAge: props.startDrainMaxEventAge,
           retryAttempts: 2,
         }),
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-        bundling: {
-          // @kubernetes/client-node 2.x is ESM-only: bundle as ESM, prefer the
-          // packages' ESM builds, and give CommonJS dependencies that call
-          // require() (Node built-ins) a real require.
-          format: OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-          target: 'node22',
-          minify: true,
-          sourceMap: true,
-          // Line mappings are all stack traces need; embedded sources would triple the package.
-          sourcesContent: false,
-          // Ship the AWS SDK versions the code was tested with rather than the
-          // runtime's, which change under us.
-          bundleAwsSDK: true,
-        },
       });
     };
 
@@ -179,7 +235,9 @@ export class DrainFunctions extends Construct {
       actions: ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances'],
       resources: ['*'],
     }));
-    for (const fn of [fns.prepare, fns.cordon, fns.drainStep, fns.applyDeadline]) {
+    // Only the functions that call the Kubernetes API may learn its endpoint
+    // (apply-deadline only with force-delete: it calls nothing otherwise).
+    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key])) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
         resources: [clusterArn],
@@ -193,18 +251,37 @@ export class DrainFunctions extends Construct {
     // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    for (const key of ['startDrain', 'complete', 'heartbeat'] as const) {
+    for (const key of ['complete', 'heartbeat'] as const) {
       for (const name of props.autoScalingGroupNames) {
         Validations.of(fns[key].role!).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${nagText(stack, name)}]`,
           reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
         });
       }
     }
-    Validations.of(fns.prepare.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
-    });
+    // A function in a VPC manages its network interfaces with its own role (our
+    // roles do not get AWSLambdaVPCAccessExecutionRole): the actions that
+    // managed policy grants, which support no resource-level permissions.
+    if (props.network) {
+      for (const key of inVpc) {
+        fns[key].addToRolePolicy(new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }));
+      }
+    }
+    for (const key of new Set<DrainFunctionKey>(['prepare', ...(props.network ? inVpc : [])])) {
+      Validations.of(fns[key].role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: [
+          ...(key === 'prepare' ? ['autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.'] : []),
+          ...(props.network ? ['The network-interface actions a function in a VPC needs (those of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions.'] : []),
+        ].join(' '),
+      });
+    }
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-L1',
@@ -212,6 +289,23 @@ export class DrainFunctions extends Construct {
       });
     }
   }
+}
+
+/**
+ * A value as cdk-nag writes it in a finding's id: a group defined in the same
+ * app has a token for a name, which cdk-nag shows as `<LogicalId>`.
+ */
+function nagText(stack: Stack, value: string): string {
+  if (!Token.isUnresolved(value)) return value;
+  const flatten = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    const reference = node as { Ref?: unknown; 'Fn::GetAtt'?: [unknown, unknown]; 'Fn::Join'?: [string, unknown[]] };
+    if (reference.Ref !== undefined) return `<${flatten(reference.Ref)}>`;
+    if (reference['Fn::GetAtt']) return `<${flatten(reference['Fn::GetAtt'][0])}.${flatten(reference['Fn::GetAtt'][1])}>`;
+    if (reference['Fn::Join']) return reference['Fn::Join'][1].map(flatten).join(reference['Fn::Join'][0]);
+    return JSON.stringify(node);
+  };
+  return flatten(stack.resolve(value));
 }
 
 function pascal(key: string): string {

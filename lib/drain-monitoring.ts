@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -16,7 +16,14 @@ import {
   StepFunctionMetricFactory,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME, type MetricName } from '../lambda/handlers/observability';
+import { ASG_DIMENSION, Metric, RESULT_DIMENSION, SERVICE_NAME } from '../lambda/handlers/observability';
+
+/**
+ * A metric the functions emit (a value of `Metric`). Spelled as a string in the
+ * public signatures so that the package's type declarations do not reach into
+ * the Lambda code and its Powertools types.
+ */
+type MetricName = string;
 import type { DrainFunctionKey } from './drain-functions';
 
 /** The values of the Result dimension of DrainsCompleted (see countCompletion). */
@@ -32,7 +39,7 @@ export interface DrainMonitoringProps {
   /** The drain state machine (AWS/States metrics). */
   readonly stateMachine: sfn.IStateMachine;
   /** The drain functions (AWS/Lambda metrics), keyed as in {@link DrainFunctions}. */
-  readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  readonly functions: Record<DrainFunctionKey, lambda.Function>;
   /** Where lifecycle events that could not reach start-drain end up. */
   readonly deadLetterQueue: sqs.IQueue;
   /** The groups whose drains the functions report on: their EMF metrics carry one of these names. */
@@ -40,9 +47,10 @@ export interface DrainMonitoringProps {
   /** CloudWatch namespace the functions publish their EMF metrics to. */
   readonly metricsNamespace: string;
   /**
-   * Where every alarm sends its ALARM and OK notifications. If the topic is
-   * encrypted, its KMS key must let `cloudwatch.amazonaws.com` use it
-   * (kms:Decrypt, kms:GenerateDataKey*), or the notifications are dropped.
+   * Where every alarm sends its ALARM and OK notifications. Its policy must
+   * allow `cloudwatch.amazonaws.com` to sns:Publish, and if it is encrypted,
+   * its KMS key must let the same principal kms:Decrypt and
+   * kms:GenerateDataKey*, or the notifications are dropped.
    * @default - a topic encrypted with a KMS key of its own, HTTPS only; subscribe to it after deployment
    */
   readonly alarmTopic?: sns.ITopic;
@@ -169,7 +177,7 @@ export class DrainMonitoring extends Construct {
     const drain = new DrainMetricFactory(metricFactory, props.autoScalingGroupNames);
     const executions = new StepFunctionMetricFactory(metricFactory, { stateMachine: props.stateMachine });
     const dlq = new SqsQueueMetricFactory(metricFactory, { queue: props.deadLetterQueue });
-    const functionEntries = Object.entries(props.functions) as Array<[DrainFunctionKey, NodejsFunction]>;
+    const functionEntries = Object.entries(props.functions) as Array<[DrainFunctionKey, lambda.Function]>;
     const lambdas = functionEntries.map(([key, fn]) => ({
       key,
       metrics: new LambdaFunctionMetricFactory(metricFactory, { lambdaFunction: fn }),
@@ -341,9 +349,18 @@ export class DrainMonitoring extends Construct {
   /**
    * HTTPS only, encrypted with a key of its own: CloudWatch cannot publish to a
    * topic encrypted with the AWS managed key (alias/aws/sns), whose policy
-   * cannot be changed to let it in.
+   * cannot be changed to let it in. Once a topic has a resource policy (here the
+   * TLS-only Deny), CloudWatch may publish only if that policy allows it, and
+   * the key must let it encrypt the message: both grants are for this account's
+   * alarms only (aws:SourceAccount, aws:SourceArn), so that no other account's
+   * alarm can use CloudWatch to write to the topic (confused deputy).
+   * test/infra/alarm-delivery.test.ts walks alarm → topic → key.
    */
   private createAlarmTopic(): sns.Topic {
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+    };
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: 'eks-graceful-drain alarm topic',
       enableKeyRotation: true,
@@ -353,12 +370,21 @@ export class DrainMonitoring extends Construct {
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
+      conditions: alarmsOfThisAccount,
     }));
-    return new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'eks-graceful-drain alarms',
       masterKey: key,
       enforceSSL: true,
     });
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: alarmsOfThisAccount,
+    }));
+    return topic;
   }
 }
 

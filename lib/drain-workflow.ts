@@ -19,6 +19,30 @@ export const LAMBDA_SERVICE_ERRORS = [
 ];
 
 /**
+ * How long the workflow keeps retrying the Lambda service's own errors, above
+ * all throttling (Lambda.TooManyRequestsException) when a storm of terminations
+ * meets the functions' reserved concurrency: full-jitter backoff from 2 s,
+ * capped at 60 s, 12 attempts, about 9 minutes in all (half that on average
+ * with the jitter). Giving up sooner would release an instance undrained
+ * (ReleaseAfterError) only because other drains were busy.
+ */
+export const LAMBDA_SERVICE_RETRY = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(60),
+  maxAttempts: 12,
+  jitterStrategy: sfn.JitterType.FULL,
+} as const;
+
+/**
+ * An execution may not outlive the lifecycle action it drains: the hook holds
+ * an instance for at most 48 h (its global timeout), so an execution still
+ * running an hour later is stuck and is stopped (TIMED_OUT, which the
+ * ExecutionsFailed alarm counts).
+ */
+export const STATE_MACHINE_TIMEOUT = Duration.hours(49);
+
+/**
  * A function that timed out or crashed (out of memory): every step is
  * idempotent, so it may run again once before the error path releases the instance.
  */
@@ -174,6 +198,7 @@ export class DrainWorkflow extends Construct {
       // Every state, no execution data: the state carries the lifecycle action token.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
+      timeout: STATE_MACHINE_TIMEOUT,
     });
 
     const role = this.stateMachine.role;
@@ -191,7 +216,8 @@ export class DrainWorkflow extends Construct {
 
   /**
    * A Lambda step: the whole state is the payload and the result is the new
-   * state. Lambda service errors and our TransientError are retried with backoff;
+   * state. Lambda service errors (throttling included) are retried for minutes
+   * (LAMBDA_SERVICE_RETRY) and our TransientError with backoff;
    * 'urgent' steps (Heartbeat, Complete) retry TransientError within ~15 s, well
    * inside the heartbeat margin, instead of minutes.
    */
@@ -203,7 +229,7 @@ export class DrainWorkflow extends Construct {
       // Our own retry below, which also covers throttling (TooManyRequests).
       retryOnServiceExceptions: false,
     });
-    task.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+    task.addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...LAMBDA_SERVICE_RETRY });
     task.addRetry({ errors: LAMBDA_TIMEOUT_ERRORS, interval: Duration.seconds(2), maxAttempts: 1 });
     task.addRetry(
       pace === 'urgent'

@@ -1,13 +1,16 @@
 import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as eks from 'aws-cdk-lib/aws-eks';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
-import { ClusterAccess } from './cluster-access';
-import { DrainFunctionKey, DrainFunctions } from './drain-functions';
+import { ClusterAccess, kubernetesFunctions } from './cluster-access';
+import { DEFAULT_RESERVED_CONCURRENCY, DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -28,15 +31,52 @@ export const FORMATS = {
     pattern: /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
     expected: 'the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>)',
   },
+  /** EKS: 1–100 characters, a letter or digit first, then letters, digits, - or _. */
+  clusterName: {
+    pattern: /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+    expected: 'an EKS cluster name (1–100 letters, digits, - or _, starting with a letter or digit)',
+  },
+  /**
+   * Auto Scaling: printable ASCII without a colon, at most 255. The name ends up
+   * in IAM resource ARNs and the rule pattern, so the IAM wildcards * and ? and
+   * the policy-variable sign $ are refused too: `*` would grant every group.
+   */
+  autoScalingGroupName: {
+    pattern: /^[\x21-\x7e]{1,255}$/,
+    forbidden: /[:*?$]/,
+    expected: 'Auto Scaling group names (1–255 printable ASCII characters, no spaces, and none of : * ? $)',
+  },
+  /** Auto Scaling: letters, digits, - _ and /, at most 255. */
+  existingLifecycleHookName: { pattern: /^[A-Za-z0-9_/-]{1,255}$/, expected: 'a lifecycle hook name (1–255 letters, digits, -, _ or /)' },
   /** CloudWatch: letters, digits, - and _, at most 255. */
   dashboardName: { pattern: /^[A-Za-z0-9_-]{1,255}$/, expected: '1–255 letters, digits, - or _' },
 } as const;
 
 export interface EksGracefulDrainProps {
-  /** Name of the EKS cluster whose nodes are drained. */
-  readonly clusterName: string;
-  /** Auto Scaling groups (names) whose terminating instances are drained. At least one. */
-  readonly autoScalingGroupNames: string[];
+  /**
+   * The EKS cluster whose nodes are drained: a cluster construct (`eks.Cluster`,
+   * or `eks.Cluster.fromClusterAttributes(this, 'Cluster', { clusterName })` for
+   * one defined elsewhere) or the cluster's name. Required, unless the
+   * deprecated `clusterName` is set instead.
+   */
+  readonly cluster?: eks.ICluster | string;
+  /**
+   * The Auto Scaling groups whose terminating instances are drained: group
+   * constructs (`autoscaling.AutoScalingGroup`, `AutoScalingGroup.fromAutoScalingGroupName`,
+   * the `autoScalingGroup` of a self-managed capacity) or group names, mixed as you
+   * like. At least one. Required, unless the deprecated `autoScalingGroupNames` is set instead.
+   */
+  readonly autoScalingGroups?: Array<autoscaling.IAutoScalingGroup | string>;
+  /**
+   * Name of the EKS cluster.
+   * @deprecated use `cluster`, which also takes a name
+   */
+  readonly clusterName?: string;
+  /**
+   * Names of the Auto Scaling groups.
+   * @deprecated use `autoScalingGroups`, which also takes names
+   */
+  readonly autoScalingGroupNames?: string[];
   /**
    * Heartbeat timeout of the lifecycle hook, in seconds (30–7200). The hook's
    * global timeout is min(100 × this, 48 h), so 1728 s or more allows a 48 h drain.
@@ -86,8 +126,11 @@ export interface EksGracefulDrainProps {
    */
   readonly monitoring?: boolean;
   /**
-   * ARN of an SNS topic for the alarms (same account and region). If it is
-   * encrypted, its KMS key must let `cloudwatch.amazonaws.com` use it.
+   * ARN of an SNS topic for the alarms (same account and region). Its policy
+   * must allow `cloudwatch.amazonaws.com` to `sns:Publish` (conditioned on
+   * `aws:SourceAccount` / `aws:SourceArn`), and if it is encrypted, its KMS key
+   * must let the same principal `kms:Decrypt` and `kms:GenerateDataKey*`
+   * (README "Alarms").
    * @default - a topic is created, encrypted with a KMS key of its own
    */
   readonly alarmTopicArn?: string;
@@ -97,15 +140,46 @@ export interface EksGracefulDrainProps {
    */
   readonly dashboardName?: string;
   /**
-   * Create an EKS access entry (type STANDARD, Kubernetes group
-   * `eks-graceful-drain`, no access policy) for the role of each function that
-   * calls the Kubernetes API. Needs a cluster whose authentication mode is API or
-   * API_AND_CONFIG_MAP. Set to false for a CONFIG_MAP cluster and map the roles
-   * of the stack outputs in aws-auth instead. Either way, apply
-   * lib/kubernetes/rbac.yaml to the cluster.
+   * Create an EKS access entry (type STANDARD, no access policy) for the role
+   * of each function that calls the Kubernetes API, in that function's own
+   * Kubernetes group (`eks-graceful-drain:<function>`). Needs a cluster whose
+   * authentication mode is API or API_AND_CONFIG_MAP. Set to false for a
+   * CONFIG_MAP cluster and map the roles of the stack outputs in aws-auth
+   * instead. Either way, apply the manifests of lib/kubernetes/ to the cluster
+   * (README "Give the drain access to the cluster").
    * @default true
    */
   readonly createAccessEntries?: boolean;
+  /**
+   * Reserved concurrency of each function (1–1000), over the defaults of
+   * DEFAULT_RESERVED_CONCURRENCY (drainStep 100, startDrain and applyDeadline 5,
+   * the others 10: 150 in all, so the account needs a concurrency limit of at
+   * least 250). It guarantees Heartbeat and Complete capacity whatever the
+   * account's other functions do, and caps what a storm of terminations can
+   * run at once; throttled steps are retried for minutes. `false` reserves none.
+   * @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: Partial<Record<DrainFunctionKey, number>> | false;
+  /**
+   * Run the functions that call the Kubernetes API (prepare, cordon,
+   * drain-step, apply-deadline) in this VPC: needed when the cluster's API
+   * endpoint is private. They then need a route to the endpoint (the cluster
+   * security group must admit HTTPS from `securityGroups`) and to the AWS APIs
+   * they call: eks, autoscaling and ec2 (VPC endpoints or a NAT; README
+   * "Private clusters"). The other functions stay outside the VPC.
+   * @default - outside any VPC (the cluster's public endpoint)
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of those functions in `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of those functions in `vpc`.
+   * @default - one per function, all outbound traffic allowed, nothing inbound
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -113,14 +187,14 @@ export interface EksGracefulDrainProps {
  * lifecycle hook → EventBridge → start-drain → Step Functions workflow of small
  * Lambdas → CompleteLifecycleAction.
  *
- * The Kubernetes-facing Lambda roles get EKS access entries in the group
- * `eks-graceful-drain` (see `clusterAccess`, and `createAccessEntries` for
- * aws-auth clusters); the cluster must bind that group to the ClusterRole of
- * lib/kubernetes/rbac.yaml.
+ * The Kubernetes-facing Lambda roles get EKS access entries, each in a group
+ * of its own (see `clusterAccess`, and `createAccessEntries` for aws-auth
+ * clusters); the cluster binds each group to its ClusterRole with the
+ * manifests of lib/kubernetes/.
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
-  public readonly functions: Record<DrainFunctionKey, NodejsFunction>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
   public readonly workflow: DrainWorkflow;
   public readonly stateMachine: sfn.StateMachine;
   /** The roles' identity in the cluster: access entries (unless turned off), role ARNs, Kubernetes group. */
@@ -128,9 +202,18 @@ export class EksGracefulDrain extends Construct {
   /** Dashboard, alarms and their topic; undefined with `monitoring: false`. */
   public readonly monitoring?: DrainMonitoring;
 
+  /** Name of the drained cluster (a token when the cluster is defined in the same app). */
+  public readonly clusterName: string;
+  /** Names of the groups whose instances are drained (tokens for groups defined in the same app). */
+  public readonly autoScalingGroupNames: string[];
+
   constructor(scope: Construct, id: string, props: EksGracefulDrainProps) {
     super(scope, id);
     validateProps(props);
+    const clusterName = clusterNameOf(props);
+    const autoScalingGroupNames = groupNamesOf(props);
+    this.clusterName = clusterName;
+    this.autoScalingGroupNames = autoScalingGroupNames;
 
     const heartbeatTimeoutSeconds = props.heartbeatTimeoutSeconds ?? 1800;
     const stateMachineName = props.stateMachineName
@@ -145,14 +228,14 @@ export class EksGracefulDrain extends Construct {
     });
 
     this.lifecycleHooks = new DrainLifecycleHooks(this, 'LifecycleHooks', {
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      autoScalingGroupNames: autoScalingGroupNames,
       heartbeatTimeoutSeconds,
       existingLifecycleHookName: props.existingLifecycleHookName,
     });
 
     this.functions = new DrainFunctions(this, 'Functions', {
-      clusterName: props.clusterName,
-      autoScalingGroupNames: props.autoScalingGroupNames,
+      clusterName: clusterName,
+      autoScalingGroupNames: autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
       metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
@@ -160,12 +243,15 @@ export class EksGracefulDrain extends Construct {
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,
       startDrainMaxEventAge: this.lifecycleHooks.eventMaxAge,
       logRetention: props.logRetention,
+      reservedConcurrency: props.reservedConcurrency,
+      network: props.vpc && { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups },
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
-      clusterName: props.clusterName,
+      clusterName: clusterName,
       functions: this.functions,
+      kubernetesFunctions: kubernetesFunctions(props.onDeadline ?? 'force-delete'),
       createAccessEntries: props.createAccessEntries ?? true,
     });
 
@@ -182,7 +268,7 @@ export class EksGracefulDrain extends Construct {
         stateMachine: this.stateMachine,
         functions: this.functions,
         deadLetterQueue: this.lifecycleHooks.deadLetterQueue,
-        autoScalingGroupNames: props.autoScalingGroupNames,
+        autoScalingGroupNames: autoScalingGroupNames,
         metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
         alarmTopic: props.alarmTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn),
         dashboardName: props.dashboardName,
@@ -191,19 +277,52 @@ export class EksGracefulDrain extends Construct {
   }
 }
 
+/** An Auto Scaling group name that cannot widen an IAM ARN (see FORMATS.autoScalingGroupName). */
+export function isAutoScalingGroupName(name: string): boolean {
+  return FORMATS.autoScalingGroupName.pattern.test(name) && !FORMATS.autoScalingGroupName.forbidden.test(name);
+}
+
 /** Throws, naming the prop and what it accepts, on a value the deployment would reject or misbehave with. */
 export function validateProps(props: EksGracefulDrainProps): void {
   const fail = (name: string, expected: string, got: unknown): never => {
-    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${JSON.stringify(got)})`);
+    throw new Error(`EksGracefulDrain: ${name} must be ${expected} (got ${describe(got)})`);
   };
   const known = (value: unknown): boolean => value !== undefined && !Token.isUnresolved(value);
 
-  if (typeof props.clusterName !== 'string' || props.clusterName === '') {
-    fail('clusterName', 'the name of an EKS cluster', props.clusterName);
+  // Names reach IAM ARNs, access entries and the rule pattern: checked, never
+  // wildcards. A name known only at deploy time (a token) is left to CloudFormation.
+  // Errors name the prop the caller set (the deprecated clusterName and
+  // autoScalingGroupNames included).
+  if (props.cluster !== undefined && props.clusterName !== undefined) {
+    throw new Error('EksGracefulDrain: cluster and clusterName are both set: set cluster only');
   }
-  if (!Array.isArray(props.autoScalingGroupNames) || props.autoScalingGroupNames.length === 0
-    || props.autoScalingGroupNames.some((name) => typeof name !== 'string' || name === '')) {
-    fail('autoScalingGroupNames', 'a non-empty list of Auto Scaling group names', props.autoScalingGroupNames);
+  const clusterProp = props.clusterName !== undefined ? 'clusterName' : 'cluster';
+  const cluster: unknown = props.cluster ?? props.clusterName;
+  const clusterName = typeof cluster === 'object' && cluster !== null ? (cluster as eks.ICluster).clusterName : cluster;
+  const clusterNameOk = typeof clusterName === 'string'
+    && (Token.isUnresolved(clusterName) ? typeof cluster === 'object' : FORMATS.clusterName.pattern.test(clusterName));
+  if (!clusterNameOk) {
+    fail(clusterProp, clusterProp === 'cluster' ? `an eks.ICluster or ${FORMATS.clusterName.expected}` : FORMATS.clusterName.expected, cluster);
+  }
+
+  if (props.autoScalingGroups !== undefined && props.autoScalingGroupNames !== undefined) {
+    throw new Error('EksGracefulDrain: autoScalingGroups and autoScalingGroupNames are both set: set autoScalingGroups only');
+  }
+  const groupsProp = props.autoScalingGroupNames !== undefined ? 'autoScalingGroupNames' : 'autoScalingGroups';
+  const groups: unknown = props.autoScalingGroups ?? props.autoScalingGroupNames;
+  const isGroup = (group: unknown): boolean => {
+    const name = typeof group === 'object' && group !== null ? (group as autoscaling.IAutoScalingGroup).autoScalingGroupName : group;
+    return typeof name === 'string' && (Token.isUnresolved(name) ? typeof group === 'object' : isAutoScalingGroupName(name));
+  };
+  if (!Array.isArray(groups) || groups.length === 0 || !groups.every(isGroup)) {
+    fail(groupsProp, groupsProp === 'autoScalingGroups'
+      ? `a non-empty list of Auto Scaling groups (IAutoScalingGroup) or ${FORMATS.autoScalingGroupName.expected}`
+      : `a non-empty list of ${FORMATS.autoScalingGroupName.expected}`, groups);
+  }
+  const names = groupNamesOf(props).filter((name) => !Token.isUnresolved(name));
+  if (new Set(names).size !== names.length) fail(groupsProp, 'a list without duplicates', groups);
+  if (known(props.existingLifecycleHookName) && !FORMATS.existingLifecycleHookName.pattern.test(props.existingLifecycleHookName!)) {
+    fail('existingLifecycleHookName', FORMATS.existingLifecycleHookName.expected, props.existingLifecycleHookName);
   }
   const inRange = (name: keyof typeof LIMITS, value: number | undefined, allowZero: boolean): void => {
     if (!known(value)) return;
@@ -219,13 +338,51 @@ export function validateProps(props: EksGracefulDrainProps): void {
   if (props.createAccessEntries !== undefined && typeof props.createAccessEntries !== 'boolean') {
     fail('createAccessEntries', 'true or false', props.createAccessEntries);
   }
-  if (props.existingLifecycleHookName === '') fail('existingLifecycleHookName', 'a hook name when set', '');
   if (props.metricsNamespace === '') fail('metricsNamespace', 'a non-empty CloudWatch namespace when set', '');
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {
     const value = props[name];
     if (known(value) && !FORMATS[name].pattern.test(value!)) fail(name, FORMATS[name].expected, value);
   }
+  if (!props.vpc && (props.vpcSubnets !== undefined || props.securityGroups !== undefined)) {
+    fail('vpc', 'set when vpcSubnets or securityGroups are', undefined);
+  }
+  if (props.reservedConcurrency !== undefined && props.reservedConcurrency !== false) {
+    const { min, max } = RESERVED_CONCURRENCY_LIMITS;
+    for (const [key, value] of Object.entries(props.reservedConcurrency)) {
+      if (!(key in DEFAULT_RESERVED_CONCURRENCY)
+        || !Number.isInteger(value) || value! < min || value! > max) {
+        fail('reservedConcurrency', `false or a map of function (${Object.keys(DEFAULT_RESERVED_CONCURRENCY).join(', ')}) to an integer from ${min} to ${max}`, props.reservedConcurrency);
+      }
+    }
+  }
   if (known(props.stateMachineName) && !/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName!)) {
     fail('stateMachineName', '1–80 letters, digits, - or _', props.stateMachineName);
+  }
+}
+
+/** The cluster's name, from `cluster` (a construct or a name) or the deprecated `clusterName`. */
+function clusterNameOf(props: EksGracefulDrainProps): string {
+  const cluster = props.cluster ?? props.clusterName!;
+  return typeof cluster === 'string' ? cluster : cluster.clusterName;
+}
+
+/** The groups' names, from `autoScalingGroups` (constructs or names) or the deprecated `autoScalingGroupNames`. */
+function groupNamesOf(props: EksGracefulDrainProps): string[] {
+  const groups = props.autoScalingGroups ?? props.autoScalingGroupNames ?? [];
+  return groups.map((group) => (typeof group === 'string' ? group : group.autoScalingGroupName));
+}
+
+/** A value for an error message: JSON for data, the construct path for a construct (JSON would recurse). */
+function describe(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    const path = (value as Partial<Construct>).node?.path;
+    if (path !== undefined) return `the construct ${path}`;
+    if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  }
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }

@@ -7,7 +7,7 @@
  * in an error message: the token lets anyone act as this Lambda's role in the
  * cluster for 15 minutes.
  */
-import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
+import { DescribeClusterCommand, EKSClient, type EKSClientConfig } from '@aws-sdk/client-eks';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -138,4 +138,9 @@ async function describeCluster(eks: EKSClient, clusterName: string): Promise<Clu
     throw new ConfigurationError(`${context}: cluster has no endpoint or CA (status ${cluster?.status ?? 'unknown'})`);
   }
   return { endpoint, caData };
+}
+
+/** The EKS client the handlers use (SDK defaults: region, credentials, AWS_ENDPOINT_URL_EKS). */
+export function createEksClient(config: EKSClientConfig = {}): EKSClient {
+  return new EKSClient(config);
 }

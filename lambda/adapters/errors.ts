@@ -20,6 +20,20 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** A Kubernetes API error, after retries, with what it means for the drain. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    /** Throttling, 5xx or a broken connection: asking again later may work. */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The fields of an AWS SDK v3 error (a smithy ServiceException or a network error) this module reads. */
 interface AwsErrorLike {
   name?: string;

@@ -4,7 +4,7 @@
  * rejects a second start for the same action: a duplicate event costs one
  * StartExecution call and nothing else.
  */
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import type { DrainStartInput } from '../core/drain-state';
 import { ConfigurationError, TransientError, awsErrorName, toAdapterError } from './errors';
 
@@ -52,4 +52,9 @@ export class DrainExecutions {
   private executionArn(name: string): string {
     return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
   }
+}
+
+/** The Step Functions client the handlers use (SDK defaults: region, credentials, AWS_ENDPOINT_URL_SFN). */
+export function createSfnClient(config: SFNClientConfig = {}): SFNClient {
+  return new SFNClient(config);
 }

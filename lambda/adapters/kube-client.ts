@@ -7,6 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Clock } from '../core/clock';
 import type { LabelSelector, PdbView, PodView } from '../core/kube-types';
+import { KubeApiError } from './errors';
 
 export interface KubeCredentials {
   endpoint: string;
@@ -15,19 +16,9 @@ export interface KubeCredentials {
   token: string;
 }
 
-/** A Kubernetes API error, after retries, with what it means for the drain. */
-export class KubeApiError extends Error {
-  override readonly name = 'KubeApiError';
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    /** Throttling, 5xx or a broken connection: asking again later may work. */
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+// Defined with the other error classes, so that code that only tells errors
+// apart (workflow-step) does not pull in the Kubernetes client.
+export { KubeApiError };
 
 /** Options every API call takes: a time limit, so a hung request cannot outlive the Lambda. */
 export type RequestOptions = k8s.ConfigurationOptions;

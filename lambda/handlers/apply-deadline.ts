@@ -11,11 +11,12 @@ import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { MIN_WAIT_MS } from '../core/pacing';
 import { forceDeletePods } from '../adapters/kube-drain';
+import { kubeApi } from './capabilities/kube';
 import { withRealDeps } from './deps';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy', async (state, deps, timeLeftMs) => {
+export const makeApplyDeadline = workflowStep<DrainState, 'kube'>('ApplyDeadlinePolicy', async (state, deps, timeLeftMs) => {
   const { clock, logger, metrics } = deps;
   const deadline = state.deadline;
   if (!deadline || !state.nodeName) throw new Error('ApplyDeadlinePolicy needs the node and deadline from Prepare');
@@ -50,4 +51,4 @@ export const makeApplyDeadline = workflowStep<DrainState>('ApplyDeadlinePolicy',
   };
 });
 
-export const handler = withRealDeps(makeApplyDeadline);
+export const handler = withRealDeps(makeApplyDeadline, { kube: kubeApi });

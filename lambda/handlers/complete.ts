@@ -6,12 +6,13 @@
  * "No active Lifecycle Action" means someone else finished it: recorded, not an error.
  */
 import type { DrainState } from '../core/drain-state';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
 import { countCompletion, recordDuration } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeComplete = workflowStep<DrainState>('Complete', async (state, deps) => {
+export const makeComplete = workflowStep<DrainState, 'hooks'>('Complete', async (state, deps) => {
   const { clock, logger, metrics } = deps;
   const result = state.error
     ? { lifecycleResult: 'CONTINUE' as const, reason: 'error' as const, detail: `${state.error.Error}: ${String(state.error.Cause).slice(0, 300)}` }
@@ -43,4 +44,4 @@ export const makeComplete = workflowStep<DrainState>('Complete', async (state, d
   return { ...state, next: 'done', result: final };
 });
 
-export const handler = withRealDeps(makeComplete);
+export const handler = withRealDeps(makeComplete, { hooks: lifecycleHooks });

@@ -5,10 +5,11 @@
 import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { cordonNode } from '../adapters/kube-nodes';
+import { kubeApi } from './capabilities/kube';
 import { withRealDeps } from './deps';
 import { workflowStep } from './workflow-step';
 
-export const makeCordon = workflowStep<DrainState>('Cordon', async (state, deps, timeLeftMs) => {
+export const makeCordon = workflowStep<DrainState, 'kube'>('Cordon', async (state, deps, timeLeftMs) => {
   const outcome = state.nodeName
     ? await cordonNode(deps.kube(timeLeftMs), state.nodeName, state.action.tokenHash)
     : 'node-gone';
@@ -17,4 +18,4 @@ export const makeCordon = workflowStep<DrainState>('Cordon', async (state, deps,
   return { ...state, next: 'drain', loop: { ...state.loop, historyEvents: state.loop.historyEvents + HISTORY_EVENTS.task } };
 });
 
-export const handler = withRealDeps(makeCordon);
+export const handler = withRealDeps(makeCordon, { kube: kubeApi });

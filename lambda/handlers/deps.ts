@@ -1,21 +1,22 @@
 /**
- * What the handlers need from the outside world, bound to real AWS clients
- * (from the SDK's standard configuration: region, credentials,
- * AWS_ENDPOINT_URL_*) and to the environment the construct sets. Tests and the
- * rehearsal pass their own.
+ * What the handlers need from the outside world. A handler gets the base
+ * (clock, config from the environment the construct sets, logger, metrics)
+ * and only the capabilities it names: each capability is a small factory in
+ * ./capabilities that imports its own client, so a function's bundle carries
+ * the clients it calls and no others (heartbeat has no Kubernetes client).
+ * Tests and the rehearsal pass their own {@link Deps}.
+ *
+ * Adding a capability: a member of {@link Capabilities}, a factory file in
+ * ./capabilities, and its name in the `withRealDeps` call of each handler that
+ * uses it (the compiler insists on the last part).
  */
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { EKSClient } from '@aws-sdk/client-eks';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { systemClock, type Clock } from '../core/clock';
 import { HISTORY_EVENTS_BUDGET } from '../core/history-budget';
 import type { DeadlinePolicy } from '../core/drain-state';
-import { createClusterInfoProvider, createEksTokenProvider } from '../adapters/eks-auth';
-import { DrainExecutions } from '../adapters/executions';
-import { privateDnsName } from '../adapters/instances';
-import { KubeClient, type KubeCredentials } from '../adapters/kube-client';
-import { LifecycleHooks, createAutoScalingClient } from '../adapters/lifecycle';
+import type { DrainExecutions } from '../adapters/executions';
+import type { KubeClient } from '../adapters/kube-client';
+import type { LifecycleHooks } from '../adapters/lifecycle';
 import { ConfigurationError } from '../adapters/errors';
 import { createObservability, type Observability } from './observability';
 
@@ -31,15 +32,30 @@ export interface HandlerConfig {
   historyEventsBudget: number;
 }
 
-export interface Deps extends Observability {
+/** What every handler gets, whatever it calls. */
+export interface BaseDeps extends Observability {
   clock: Clock;
   config: HandlerConfig;
+}
+
+/** The clients of the outside world, one per capability; a handler binds only those it uses. */
+export interface Capabilities {
   /** A Kubernetes client whose retries stop `timeLeftMs` from now. */
   kube(timeLeftMs: number): KubeClient;
   hooks: Pick<LifecycleHooks, 'describeHook' | 'recordHeartbeat' | 'complete'>;
   privateDnsName(instanceId: string): Promise<string | undefined>;
   executions: Pick<DrainExecutions, 'start'>;
 }
+export type Capability = keyof Capabilities;
+
+/** Everything: what tests, benches and the local workflow pass to any handler. */
+export interface Deps extends BaseDeps, Capabilities {}
+
+/** What a handler using the capabilities `K` needs. */
+export type DepsWith<K extends Capability> = BaseDeps & Pick<Capabilities, K>;
+
+/** Builds the real client of one capability, once per container, on first use. */
+export type CapabilityFactory<K extends Capability> = (base: BaseDeps) => Capabilities[K];
 
 /** Kept free for the Lambda runtime to answer after our last call. */
 export const LAMBDA_SAFETY_MS = 10_000;
@@ -59,47 +75,28 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
   };
 }
 
-/** Real dependencies, created once per container (caches: cluster info, token, clients). */
-export function realDeps(): Deps {
-  const config = configFromEnv();
-  const clock = systemClock;
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  let credentials: (() => Promise<KubeCredentials>) | undefined;
-  const kubeCredentials = () => {
-    if (!config.clusterName) throw new ConfigurationError('CLUSTER_NAME is not set');
-    if (!credentials) {
-      const cluster = createClusterInfoProvider(new EKSClient({}), config.clusterName);
-      const tokens = createEksTokenProvider({ clusterName: config.clusterName, region, clock });
-      credentials = async () => ({ ...(await cluster.get()), token: await tokens.token() });
-    }
-    return credentials;
-  };
-  let hooks: LifecycleHooks | undefined;
-  let executions: DrainExecutions | undefined;
-  let ec2: EC2Client | undefined;
-  return {
-    ...createObservability(),
-    clock,
-    config,
-    kube: (timeLeftMs) => {
-      const until = clock.now() + timeLeftMs;
-      return new KubeClient(kubeCredentials(), { clock, until: () => until });
-    },
-    get hooks() {
-      return (hooks ??= new LifecycleHooks(createAutoScalingClient()));
-    },
-    privateDnsName: (instanceId) => privateDnsName((ec2 ??= new EC2Client({})), instanceId),
-    get executions() {
-      if (!config.stateMachineArn) throw new ConfigurationError('STATE_MACHINE_ARN is not set');
-      return (executions ??= new DrainExecutions(new SFNClient({}), config.stateMachineArn));
-    },
-  };
+/** The real base and the named capabilities, each built on first access (caches: cluster info, token, clients). */
+export function realDeps<K extends Capability>(capabilities: { [P in K]: CapabilityFactory<P> }): DepsWith<K> {
+  const base: BaseDeps = { ...createObservability(), clock: systemClock, config: configFromEnv() };
+  const deps = { ...base } as DepsWith<K>;
+  for (const [name, factory] of Object.entries(capabilities) as Array<[K, CapabilityFactory<K>]>) {
+    let value: Capabilities[K] | undefined;
+    Object.defineProperty(deps, name, { enumerable: true, get: () => (value ??= factory(base)) });
+  }
+  return deps;
 }
 
-/** Binds a handler factory to the real dependencies on first use (once per container). */
-export function withRealDeps<I, O>(make: (deps: Deps) => (input: I, context: Context) => Promise<O>) {
+/**
+ * Binds a handler factory to the real base and the capabilities it uses, on
+ * first use (once per container):
+ * `export const handler = withRealDeps(makeHeartbeat, { hooks: lifecycleHooks })`.
+ */
+export function withRealDeps<K extends Capability, I, O>(
+  make: (deps: DepsWith<NoInfer<K>>) => (input: I, context: Context) => Promise<O>,
+  capabilities: { [P in K]: CapabilityFactory<P> },
+) {
   let bound: ((input: I, context: Context) => Promise<O>) | undefined;
-  return (input: I, context: Context): Promise<O> => (bound ??= make(realDeps()))(input, context);
+  return (input: I, context: Context): Promise<O> => (bound ??= make(realDeps(capabilities)))(input, context);
 }
 
 /** Time this invocation may still use, less the safety margin. */

@@ -13,10 +13,10 @@ import { continuationName } from '../core/lifecycle-event';
 import type { NodeStatus } from '../core/node-status';
 import { decideAfterRound, roundEndsBy, type Routing } from '../core/next-step';
 import { MIN_WAIT_MS } from '../core/pacing';
-import { KubeApiError } from '../adapters/kube-client';
 import { drainRound, type DrainEvent } from '../adapters/kube-drain';
-import { TransientError } from '../adapters/errors';
-import { withRealDeps, type Deps } from './deps';
+import { KubeApiError, TransientError } from '../adapters/errors';
+import { kubeApi } from './capabilities/kube';
+import { withRealDeps, type BaseDeps } from './deps';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -46,7 +46,7 @@ export class DrainFailedError extends Error {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
 
-export const makeDrainStep = workflowStep<DrainState>('DrainStep', async (state, deps, timeLeftMs) => {
+export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async (state, deps, timeLeftMs) => {
   const { clock, config, logger, metrics } = deps;
   if (!state.nodeName || !state.deadline) throw new Error('DrainStep needs the node and deadline from Prepare');
   const started = clock.now();
@@ -191,7 +191,7 @@ export function toSummary(status: NodeStatus, before?: DrainSummary, now?: numbe
  * execution, not every round). Forbidden evictions are logged at error level
  * every time: each is an error someone must fix.
  */
-function reportChanges({ logger }: Deps, before: DrainSummary | undefined, status: NodeStatus): void {
+function reportChanges({ logger }: BaseDeps, before: DrainSummary | undefined, status: NodeStatus): void {
   const known = new Set(before?.toleratingDrain ?? []);
   for (const { pod, reason } of status.leftAlone) {
     if (reason !== 'tolerates-drain' || known.has(pod)) continue;
@@ -212,7 +212,7 @@ const emptySummary = (): DrainSummary => ({
   leftAlone: 0,
 });
 
-function logEvent({ logger }: Deps, event: DrainEvent): void {
+function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
   switch (event.type) {
     case 'evicted':
       return logger.info(`evicted ${event.pod}`, { event });
@@ -243,4 +243,4 @@ function logEvent({ logger }: Deps, event: DrainEvent): void {
   }
 }
 
-export const handler = withRealDeps(makeDrainStep);
+export const handler = withRealDeps(makeDrainStep, { kube: kubeApi });

@@ -6,11 +6,12 @@
 import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { lastBeatAt } from '../core/next-step';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { Metric, count, countCompletion } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeHeartbeat = workflowStep<DrainState>('Heartbeat', async (state, deps) => {
+export const makeHeartbeat = workflowStep<DrainState, 'hooks'>('Heartbeat', async (state, deps) => {
   const { clock, logger, metrics } = deps;
   const outcome = await deps.hooks.recordHeartbeat(state.action);
   const now = clock.now();
@@ -56,4 +57,4 @@ export class LifecycleActionExpiredError extends Error {
   override readonly name = 'LifecycleActionExpiredError';
 }
 
-export const handler = withRealDeps(makeHeartbeat);
+export const handler = withRealDeps(makeHeartbeat, { hooks: lifecycleHooks });

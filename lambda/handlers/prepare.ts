@@ -8,6 +8,9 @@ import { MIN_HEARTBEAT_TIMEOUT_SECONDS, computeDeadline } from '../core/deadline
 import type { DrainStartInput, DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { findNode } from '../adapters/kube-nodes';
+import { instanceDnsName } from './capabilities/instances';
+import { kubeApi } from './capabilities/kube';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { isDrainState, workflowStep } from './workflow-step';
 
@@ -16,7 +19,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** ExecutionStarted + this Task + the Choice after it. */
 const PREPARE_EVENTS = 2 + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
 
-export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare', async (input, deps, timeLeftMs) => {
+export const makePrepare = workflowStep<DrainStartInput | DrainState, 'hooks' | 'kube' | 'privateDnsName'>('Prepare', async (input, deps, timeLeftMs) => {
   if (isDrainState(input)) {
     return {
       ...input,
@@ -66,4 +69,4 @@ export const makePrepare = workflowStep<DrainStartInput | DrainState>('Prepare',
   return state;
 });
 
-export const handler = withRealDeps(makePrepare);
+export const handler = withRealDeps(makePrepare, { hooks: lifecycleHooks, kube: kubeApi, privateDnsName: instanceDnsName });

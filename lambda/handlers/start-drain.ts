@@ -12,7 +12,8 @@
 import type { Context } from 'aws-lambda';
 import type { DrainStartInput, LifecycleAction } from '../core/drain-state';
 import { executionName, parseLifecycleEvent, tokenHash } from '../core/lifecycle-event';
-import { withRealDeps, type Deps } from './deps';
+import { drainExecutions } from './capabilities/executions';
+import { withRealDeps, type DepsWith } from './deps';
 import { ASG_DIMENSION, Metric, count } from './observability';
 
 export class InvalidLifecycleEventError extends Error {
@@ -24,7 +25,7 @@ export type StartDrainResult =
   | { outcome: 'ignored'; reason: string };
 
 export const makeStartDrain =
-  (deps: Deps) =>
+  (deps: DepsWith<'executions'>) =>
   async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<StartDrainResult> => {
     const { logger, metrics, clock } = deps;
     logger.resetKeys();
@@ -83,4 +84,4 @@ function rawDetail(event: unknown): Record<string, unknown> {
   return typeof detail === 'object' && detail !== null ? (detail as Record<string, unknown>) : {};
 }
 
-export const handler = withRealDeps(makeStartDrain);
+export const handler = withRealDeps(makeStartDrain, { executions: drainExecutions });

@@ -5,17 +5,17 @@
  */
 import type { Context } from 'aws-lambda';
 import type { DrainStartInput, DrainState } from '../core/drain-state';
-import { KubeApiError } from '../adapters/kube-client';
-import { TransientError } from '../adapters/errors';
-import { timeLeft, type Deps } from './deps';
+import { KubeApiError, TransientError } from '../adapters/errors';
+import { timeLeft, type Capability, type DepsWith } from './deps';
 import { ASG_DIMENSION, drainKeys } from './observability';
 
 export type StepInput = DrainState | DrainStartInput;
 
-export type StepBody<I extends StepInput> = (input: I, deps: Deps, timeLeftMs: number) => Promise<DrainState>;
+export type StepBody<I extends StepInput, K extends Capability> = (input: I, deps: DepsWith<K>, timeLeftMs: number) => Promise<DrainState>;
 
-export function workflowStep<I extends StepInput>(step: string, body: StepBody<I>) {
-  return (deps: Deps) =>
+/** `K`: the capabilities the step calls (see deps.ts); its bundle carries only their clients. */
+export function workflowStep<I extends StepInput, K extends Capability>(step: string, body: StepBody<I, K>) {
+  return (deps: DepsWith<K>) =>
     async (input: I, context?: Context): Promise<DrainState> => {
       const { logger, metrics } = deps;
       logger.resetKeys();

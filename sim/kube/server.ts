@@ -9,6 +9,8 @@ import { discoveryDocument } from './discovery';
 import { FaultInjector } from './faults';
 import { KubeError, KubeObject, keyOf, statusObject } from './objects';
 import { PatchError, patchContentTypes } from './patch';
+import { AdmissionPolicies } from './admission';
+import { forbidden, RbacAuthorizer, requestAttributes, type UserInfo } from './rbac';
 import { parseFieldSelector, parseLabelSelector, Predicate, SelectorError } from './selectors';
 import { toTable, wantsTable } from './tables';
 import { testPki } from './pki';
@@ -21,7 +23,11 @@ export interface FakeKubeServerOptions {
   clock?: SimClock;
   /** Delay before each request is handled, on `clock`. @default 0 */
   latencyMs?: number;
-  /** The bearer token every request must carry. @default 'fake-token' */
+  /**
+   * The bearer token of the cluster admin (group system:masters, which RBAC
+   * does not restrict). Other tokens are known only once added with addUser.
+   * @default 'fake-token'
+   */
   token?: string;
   /** How the simulated controllers pace themselves (volume detach, PDB status). */
   cluster?: FakeClusterOptions;
@@ -37,6 +43,8 @@ export interface RequestRecord {
   status: number | 'reset' | 'hang';
   /** The Kubernetes verb: get, list, watch, patch, delete, create… */
   verb: string;
+  /** The user the bearer token maps to, once authenticated. */
+  user?: string;
 }
 
 export interface RequestFilter {
@@ -47,6 +55,8 @@ export interface RequestFilter {
 }
 
 interface Request {
+  /** The authenticated user (set before any route runs). */
+  user?: UserInfo;
   method: string;
   path: string;
   query: URLSearchParams;
@@ -107,6 +117,11 @@ export class FakeKubeServer {
   readonly caPem: string;
   readonly token: string;
   readonly clock: SimClock;
+  /** RBAC of the cluster: the bootstrap discovery roles, plus what applyRbac adds. */
+  readonly rbac = new RbacAuthorizer();
+  /** ValidatingAdmissionPolicies in force (node updates are checked against them). */
+  readonly admission = new AdmissionPolicies();
+  private readonly users = new Map<string, UserInfo>();
   private readonly cluster: FakeCluster;
   private readonly latencyMs: number;
   private readonly routes: Route[];
@@ -124,6 +139,7 @@ export class FakeKubeServer {
   private constructor(opts: FakeKubeServerOptions) {
     this.clock = opts.clock ?? new RealSimClock();
     this.token = opts.token ?? 'fake-token';
+    this.users.set(this.token, { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] });
     this.latencyMs = opts.latencyMs ?? 0;
     this.caPem = testPki().caPem;
     this.cluster = new FakeCluster(this.clock, opts.cluster);
@@ -155,6 +171,25 @@ export class FakeKubeServer {
     // JSON is valid YAML, and kubectl reads either.
     writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
     return path;
+  }
+
+  /**
+   * Lets `token` in as `user` (every authenticated user is also in
+   * system:authenticated), as an EKS access entry maps an IAM role to a
+   * username and Kubernetes groups. What the user may do is up to RBAC.
+   */
+  addUser(token: string, user: UserInfo): void {
+    const groups = user.groups.includes('system:authenticated') ? user.groups : [...user.groups, 'system:authenticated'];
+    this.users.set(token, { username: user.username, groups });
+  }
+
+  /**
+   * `kubectl apply -f` of manifests the fake enforces: ClusterRoles, Roles and
+   * their bindings (RBAC), ValidatingAdmissionPolicies and their bindings.
+   */
+  apply(yamlText: string): void {
+    this.rbac.apply(yamlText);
+    this.admission.apply(yamlText);
   }
 
   async stop(): Promise<void> {
@@ -259,7 +294,14 @@ export class FakeKubeServer {
       const injected = this.injectFault(req, res, log);
       if (injected === 'hang') return release(); // nothing happens until the client gives up
       if (injected) return;
-      if (req.headers.authorization !== `Bearer ${this.token}`) throw new KubeError(401, 'Unauthorized', 'Unauthorized');
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const user = bearer === undefined ? undefined : this.users.get(bearer);
+      if (!user) throw new KubeError(401, 'Unauthorized', 'Unauthorized');
+      log.user = user.username;
+      req.user = user;
+      // Authorization comes before routing, as in kube-apiserver's handler chain.
+      const attributes = requestAttributes(req.method, req.path, req.query);
+      if (!this.rbac.authorize(user, attributes).allowed) throw forbidden(user, attributes);
       if (!route) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
       const params = route.pattern.exec(req.path)!.groups ?? {};
       const body = await route.handle(req, params, res, log);
@@ -379,6 +421,11 @@ export class FakeKubeServer {
     if (!apply) throw new KubeError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(patchContentTypes).join(', ')}`);
     const current = this.cluster.getNode(name);
     const patched = apply(current, parseJson(req.body));
+    const verdict = this.admission.admit({
+      operation: 'UPDATE', apiGroup: '', apiVersion: 'v1', resource: 'nodes', subresource: '',
+      object: patched, oldObject: current, user: req.user!,
+    });
+    if (!verdict.allowed) throw new KubeError(403, 'Forbidden', `nodes "${name}" is forbidden: ${verdict.refusals.join(', ')}`, { name, kind: 'nodes' });
     return this.cluster.replaceNode(name, patched);
   }
 

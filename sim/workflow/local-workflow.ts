@@ -27,12 +27,14 @@
  * missing or unparsable timestamp fails with States.Runtime.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
+import { kubernetesManifests } from '../../lib/cluster-access';
 import type { DrainFunctionKey } from '../../lib/drain-functions';
 import type { EksGracefulDrainProps } from '../../lib/graceful-drain';
 import { DrainExecutions } from '../../lambda/adapters/executions';
@@ -99,8 +101,17 @@ export interface LocalWorkflowOptions {
   observability?: CapturedObservability;
   /** Environment overrides per function (e.g. WATCH_SECONDS). */
   environment?: Partial<Record<DrainFunctionKey, Record<string, string>>>;
-  /** The bearer token the Lambdas present (default: the one the fake server accepts). */
+  /**
+   * One bearer token for every Lambda, instead of each function's own (which
+   * the cluster maps to that function's groups, as its EKS access entry does).
+   */
   kubeToken?: string;
+  /**
+   * The manifests (YAML text) applied to the cluster before the drain runs,
+   * instead of the shipped ones lib/kubernetes/ holds for the policy
+   * (kubernetesManifests): a test removes a rule this way.
+   */
+  kubernetesManifests?: string[];
   /** Called when a state is entered: the rehearsal draws its timeline from it. */
   onStateEntered?: (execution: ExecutionRecord, state: string, at: number) => void;
 }
@@ -113,20 +124,43 @@ export class LocalWorkflow {
   private readonly functionOfArn = new Map<string, DrainFunctionKey>();
   private readonly sfnMock = mockClient(SFNClient);
   private readonly clock: VirtualClock;
+  /** The bearer token of each function with an identity in the cluster. */
+  private readonly kubeTokens: Partial<Record<DrainFunctionKey, string>> = {};
 
   constructor(private readonly options: LocalWorkflowOptions) {
     this.clock = options.clock;
     this.synth = synthesizeWorkflow(options.props);
     this.observability = options.observability ?? captureObservability();
+    this.installInCluster();
     for (const [key, arn] of Object.entries(this.synth.functionArns) as Array<[DrainFunctionKey, string]>) {
       this.functionOfArn.set(arn, key);
       const env = { ...this.synth.environment[key], ...options.environment?.[key] };
-      this.handlers[key] = FACTORIES[key](this.deps(env));
+      this.handlers[key] = FACTORIES[key](this.deps(env, key));
     }
     this.sfnMock.on(StartExecutionCommand).callsFake((input: { name?: string; input?: string }) => {
       const record = this.startExecution(input.name ?? randomUUID(), JSON.parse(input.input ?? '{}'));
       return { executionArn: record.arn, startDate: new Date(this.clock.now()) };
     });
+  }
+
+  /**
+   * What a user does once per cluster (README "Give the drain access to the
+   * cluster"): apply the RBAC and admission manifests, and map each Kubernetes-facing role to
+   * its groups (the access entries). Each function then presents a token of its
+   * own, which the fake server maps to the user EKS would (the role's
+   * assumed-role ARN) and that role's groups.
+   */
+  private installInCluster(): void {
+    const kube = this.options.kube;
+    const onDeadline = this.options.props?.onDeadline ?? 'force-delete';
+    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline).map((file) => readFileSync(file, 'utf8'));
+    for (const manifest of manifests) kube.apply(manifest);
+    for (const [key, groups] of Object.entries(this.synth.kubernetesGroups) as Array<[DrainFunctionKey, string[]]>) {
+      const token = `k8s-aws-v1.${key}-${randomUUID()}`;
+      const role = this.synth.roleArns[key].replace(/^arn:aws:iam::(\d+):role\/(.+)$/, 'arn:aws:sts::$1:assumed-role/$2');
+      kube.addUser(token, { username: `${role}/${key}`, groups });
+      this.kubeTokens[key] = token;
+    }
   }
 
   /** Delivers an EventBridge event to the start-drain function, as the rule does. */
@@ -329,7 +363,12 @@ export class LocalWorkflow {
     }
   }
 
-  private deps(env: Record<string, string>): Deps {
+  /** A function without an identity in the cluster presents a token no one mapped: 401, as in EKS. */
+  private kubeToken(key: DrainFunctionKey): string {
+    return this.options.kubeToken ?? this.kubeTokens[key] ?? `k8s-aws-v1.unmapped-${key}`;
+  }
+
+  private deps(env: Record<string, string>, key: DrainFunctionKey): Deps {
     const clock = this.clock;
     const kube = this.options.kube;
     const aws = { region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } };
@@ -340,7 +379,7 @@ export class LocalWorkflow {
       kube: (timeLeftMs) => {
         const until = clock.now() + timeLeftMs;
         return new KubeClient(
-          async () => ({ endpoint: kube.url, caData: Buffer.from(kube.caPem).toString('base64'), token: this.options.kubeToken ?? kube.token }),
+          async () => ({ endpoint: kube.url, caData: Buffer.from(kube.caPem).toString('base64'), token: this.kubeToken(key) }),
           { clock, until: () => until },
         );
       },

@@ -1,5 +1,5 @@
 /**
- * Synthesizes the EksGracefulDrain construct (without bundling) and returns what
+ * Synthesizes the EksGracefulDrain construct (assets referenced in place) and returns what
  * local workflow runs need: the state machine definition and each function's
  * environment, with every CloudFormation token replaced by a plausible literal.
  */
@@ -27,6 +27,14 @@ export interface SynthesizedWorkflow {
   timeoutSeconds: Record<DrainFunctionKey, number>;
   /** The placeholder ARN of each function, as it appears in the definition's Resource fields. */
   functionArns: Record<DrainFunctionKey, string>;
+  /**
+   * The Kubernetes groups of each function that has an identity in the
+   * cluster: those of its EKS access entry as synthesized, or (without access
+   * entries) the groups the README maps its role to in aws-auth.
+   */
+  kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>>;
+  /** Each function's role, as a placeholder ARN. */
+  roleArns: Record<DrainFunctionKey, string>;
   /** Name and ARN of the state machine (also STATE_MACHINE_ARN of start-drain). */
   stateMachineName: string;
   stateMachineArn: string;
@@ -55,13 +63,23 @@ export interface SynthesizedStack {
   template: Template;
 }
 
-/** The construct in a stack with a concrete environment, bundling skipped. */
+/** The construct in a stack with a concrete environment, assets not staged. */
 export function synthesizeStack(props: Partial<EksGracefulDrainProps> = {}): SynthesizedStack {
-  // Skipping bundling keeps this fast; test/infra/bundling.test.ts proves bundling works.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // The prebuilt bundles are referenced in place, not copied into a cloud assembly: faster, and no temp files.
+  const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
   const stack = new Stack(app, 'DrainTest', { env: { account: TEST_ACCOUNT, region: TEST_REGION } });
-  const drain = new EksGracefulDrain(stack, 'Drain', { ...DEFAULT_TEST_PROPS, ...props });
+  const drain = new EksGracefulDrain(stack, 'Drain', withDefaults(props));
   return { app, stack, drain, template: Template.fromStack(stack) };
+}
+
+/** The test defaults under `props`; a `cluster` or `autoScalingGroups` given replaces the default names. */
+function withDefaults(props: Partial<EksGracefulDrainProps>): EksGracefulDrainProps {
+  const { clusterName, autoScalingGroupNames } = DEFAULT_TEST_PROPS;
+  return {
+    ...(props.cluster === undefined && { clusterName }),
+    ...(props.autoScalingGroups === undefined && { autoScalingGroupNames }),
+    ...props,
+  };
 }
 
 export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): SynthesizedWorkflow {
@@ -76,12 +94,21 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
   const environment = {} as Record<DrainFunctionKey, Record<string, string>>;
   const functionArns = {} as Record<DrainFunctionKey, string>;
   const timeoutSeconds = {} as Record<DrainFunctionKey, number>;
+  const roleArns = {} as Record<DrainFunctionKey, string>;
+  const kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>> = {};
+  const accessEntries = Object.values(json.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry');
   for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, EksGracefulDrain['functions'][DrainFunctionKey]]>) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
     const properties = json.Resources[logicalId].Properties;
     environment[key] = resolve(properties.Environment?.Variables ?? {}) as Record<string, string>;
     functionArns[key] = resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string;
     timeoutSeconds[key] = Number(properties.Timeout ?? 3);
+    const roleId = stack.getLogicalId(fn.role!.node.defaultChild as CfnElement);
+    roleArns[key] = resolve({ 'Fn::GetAtt': [roleId, 'Arn'] }) as string;
+    const entry = accessEntries.find((e) => JSON.stringify(e.Properties.PrincipalArn) === JSON.stringify({ 'Fn::GetAtt': [roleId, 'Arn'] }));
+    const mapped = drain.clusterAccess.kubernetesGroups[key as keyof typeof drain.clusterAccess.kubernetesGroups];
+    if (entry) kubernetesGroups[key] = entry.Properties.KubernetesGroups as string[];
+    else if (accessEntries.length === 0 && mapped) kubernetesGroups[key] = [mapped];
   }
 
   return {
@@ -89,6 +116,8 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
     environment,
     timeoutSeconds,
     functionArns,
+    kubernetesGroups,
+    roleArns,
     stateMachineName,
     stateMachineArn: `arn:${TEST_PARTITION}:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:${stateMachineName}`,
   };

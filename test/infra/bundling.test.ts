@@ -1,45 +1,55 @@
 /**
- * The one test that bundles for real (the others skip it): esbuild must turn
- * each handler, with the ESM-only @kubernetes/client-node, into an ES module
- * that Node can load.
+ * The prebuilt function bundles (scripts/build-functions.ts, run by jest's
+ * global setup): each one is an ES module Node can load, carrying only the
+ * clients its handler calls.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
-import { EksGracefulDrain } from '../../lib/graceful-drain';
+import { KUBERNETES_FUNCTIONS } from '../../lib/cluster-access';
+import { FUNCTIONS, functionBundleDir, type DrainFunctionKey } from '../../lib/drain-functions';
+import { buildFunctions, bundledPackages, type BuiltFunction } from '../../scripts/build-functions';
+import { synthesizeWorkflow } from '../../sim/workflow/synth';
 
-test('every function bundles into an index.mjs that loads and exports handler', () => {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'drain-bundling-'));
-  try {
-    // The CLI sets asset metadata; it tells where each bundle went.
-    const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
-    const stack = new Stack(app, 'Bundled', { env: { account: '123456789012', region: 'us-east-1' } });
-    const drain = new EksGracefulDrain(stack, 'Drain', { clusterName: 'prod', autoScalingGroupNames: ['asg-a'] });
-    const assembly = app.synth();
-    const template = assembly.getStackByName('Bundled').template as { Resources: Record<string, any> };
+const KUBERNETES_CLIENT = '@kubernetes/client-node';
+/** A string of client-node's that survives minification (its user agent and repository URL). */
+const KUBERNETES_CLIENT_MARK = 'kubernetes-client/javascript';
+const bundleText = (key: DrainFunctionKey) => fs.readFileSync(path.join(built.get(key)!.dir, 'index.mjs'), 'utf8');
+let built: Map<DrainFunctionKey, BuiltFunction>;
 
-    const functions = Object.values(drain.functions);
-    for (const fn of functions) {
-      const resource = template.Resources[stack.getLogicalId(fn.node.defaultChild as never)];
-      const assetDir = path.join(outdir, resource.Metadata['aws:asset:path']);
-      const bundle = path.join(assetDir, 'index.mjs');
-      expect(fs.existsSync(bundle)).toBe(true);
+beforeAll(async () => {
+  built = new Map((await buildFunctions({ ifStale: true })).map((fn) => [fn.key, fn]));
+});
 
-      // Load the module in a separate Node, with the function's environment
-      // (placeholders for tokens) and no AWS credentials: nothing may call AWS at import.
-      const environment = Object.fromEntries(Object.entries(resource.Properties.Environment.Variables as Record<string, unknown>)
-        .map(([key, value]) => [key, typeof value === 'string' ? value : 'arn:aws:states:us-east-1:123456789012:stateMachine:x']));
-      const output = execFileSync(process.execPath, ['--input-type=module', '-e',
-        `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`], {
-        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...environment },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      expect([fn.node.id, output.trim()]).toEqual([fn.node.id, 'function']);
-    }
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
+const keys = Object.keys(FUNCTIONS) as DrainFunctionKey[];
+const kubernetesFacing = new Set<DrainFunctionKey>(KUBERNETES_FUNCTIONS);
+
+test.each(keys.filter((key) => !kubernetesFacing.has(key)))('%s talks to AWS only: its bundle has no Kubernetes client', (key) => {
+  const packages = bundledPackages(built.get(key)!.metafile);
+  expect(packages.has(KUBERNETES_CLIENT)).toBe(false);
+  expect([...packages].filter((name) => name.startsWith('@aws-sdk/client-')).length).toBeGreaterThan(0);
+  // The metafile and the bundle agree: no client-node code slipped in by another route.
+  expect(bundleText(key)).not.toContain(KUBERNETES_CLIENT_MARK);
+});
+
+test.each([...kubernetesFacing])('%s calls the Kubernetes API: its bundle has the client and the EKS client', (key) => {
+  const packages = bundledPackages(built.get(key)!.metafile);
+  expect(packages.has(KUBERNETES_CLIENT)).toBe(true);
+  expect(packages.has('@aws-sdk/client-eks')).toBe(true);
+  expect(bundleText(key)).toContain(KUBERNETES_CLIENT_MARK);
+});
+
+test('every function loads as an ES module exporting handler, with its environment and no AWS call at import', () => {
+  const { environment } = synthesizeWorkflow();
+  for (const key of keys) {
+    const bundle = path.join(functionBundleDir(key), 'index.mjs');
+    expect(built.get(key)!.dir).toBe(functionBundleDir(key));
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`], {
+      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...environment[key] },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect([key, output.trim()]).toEqual([key, 'function']);
   }
-}, 300_000);
+}, 120_000);

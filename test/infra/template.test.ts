@@ -66,6 +66,9 @@ describe('EksGracefulDrain template', () => {
       const rules = template.findResources('AWS::Events::Rule');
       expect(Object.values(rules)).toHaveLength(1);
       expect(Object.values(rules)[0].Properties.EventPattern).toEqual({
+        // Pinned: an event forwarded from another account or region starts nothing.
+        'account': [TEST_ACCOUNT],
+        'region': [TEST_REGION],
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
         'detail': {
@@ -145,6 +148,20 @@ describe('EksGracefulDrain template', () => {
         const properties = json.Resources[logicalId(fn)].Properties;
         expect([key, properties.Timeout]).toEqual([key, key === 'drainStep' ? 180 : 30]);
       }
+    });
+
+    test('each function has its own reserved concurrency, 150 in all by default', () => {
+      const reserved = Object.fromEntries(Object.entries(drain.functions).map(([key, fn]) => [key, json.Resources[logicalId(fn)].Properties.ReservedConcurrentExecutions]));
+      expect(reserved).toEqual({ startDrain: 5, prepare: 10, cordon: 10, drainStep: 100, heartbeat: 10, applyDeadline: 5, complete: 10 });
+    });
+
+    test('reservedConcurrency overrides some functions, or reserves none with false', () => {
+      const reservedOf = (built: ReturnType<typeof synthesizeStack>) => Object.fromEntries(Object.entries(built.drain.functions).map(([key, fn]) =>
+        [key, built.template.toJSON().Resources[built.stack.getLogicalId(fn.node.defaultChild as never)].Properties.ReservedConcurrentExecutions]));
+      expect(reservedOf(synthesizeStack({ reservedConcurrency: { drainStep: 20, complete: 3 } }))).toMatchObject({ drainStep: 20, complete: 3, prepare: 10 });
+      expect(Object.values(reservedOf(synthesizeStack({ reservedConcurrency: false })))).toEqual(Array(7).fill(undefined));
+      expect(() => synthesizeStack({ reservedConcurrency: { drainStep: 0 } })).toThrow(/reservedConcurrency must be false or a map/);
+      expect(() => synthesizeStack({ reservedConcurrency: { drain: 5 } as never })).toThrow(/reservedConcurrency/);
     });
 
     test('each function logs to its own log group with a retention', () => {

@@ -7,8 +7,10 @@ const states = definition.States;
 const LAMBDA_RETRY = {
   ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
   IntervalSeconds: 2,
-  MaxAttempts: 6,
+  MaxAttempts: 12,
   BackoffRate: 2,
+  MaxDelaySeconds: 60,
+  JitterStrategy: 'FULL',
 };
 /** A timed-out or crashed function runs once more: every step is idempotent. */
 const TIMEOUT_RETRY = { ErrorEquals: ['Sandbox.Timedout', 'Lambda.Unknown'], IntervalSeconds: 2, MaxAttempts: 1 };
@@ -38,6 +40,21 @@ function routes(name: string): Record<string, string> {
 }
 
 describe('drain workflow definition', () => {
+  test('Lambda service errors and throttling are retried for minutes, not released after a few seconds', () => {
+    // Full jitter draws each delay in [0, min(60, 2 × 2^n)]: the ceiling adds up to 542 s.
+    const ceiling = Array.from({ length: LAMBDA_RETRY.MaxAttempts }, (_, n) =>
+      Math.min(LAMBDA_RETRY.MaxDelaySeconds, LAMBDA_RETRY.IntervalSeconds * LAMBDA_RETRY.BackoffRate ** n))
+      .reduce((a, b) => a + b, 0);
+    expect(ceiling).toBeGreaterThanOrEqual(8 * 60);
+    expect(LAMBDA_RETRY.ErrorEquals).toEqual(expect.arrayContaining([
+      'Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException',
+    ]));
+  });
+
+  test('an execution times out an hour after the longest a hook can hold an instance (48 h)', () => {
+    expect(definition.TimeoutSeconds).toBe(49 * 3600);
+  });
+
   test('is JSONPath (no JSONata anywhere)', () => {
     expect(JSON.stringify(definition)).not.toMatch(/JSONata|\{%/);
   });
