@@ -75,6 +75,13 @@ export interface DrainRoundOptions {
    * bound by a scheduler that had not yet seen the cordon. @default none
    */
   settleUntil?: number;
+  /**
+   * A pod with a PersistentVolumeClaim was on the node earlier in this drain,
+   * so VolumeAttachments of drained pods may still be there. The round also
+   * notices such pods itself; only then does it LIST the VolumeAttachments.
+   * @default false
+   */
+  volumeClaimsSeen?: boolean;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   onEvent?: (event: DrainEvent) => void;
@@ -92,6 +99,8 @@ export interface DrainRoundResult {
   forbiddenRefusals: number;
   /** The round waited for VolumeAttachments to detach, after the pods had gone. */
   waitedForVolumes: boolean;
+  /** `volumeClaimsSeen`, or a pod with a PersistentVolumeClaim was on the node in this round: pass it to the next one. */
+  volumeClaimsSeen: boolean;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -114,7 +123,10 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
   const attachments = new Map<string, VolumeAttachmentView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0, waitedForVolumes: false };
+  const result = {
+    evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0, waitedForVolumes: false,
+    volumeClaimsSeen: options.volumeClaimsSeen ?? false,
+  };
   let volumeWaitSince: number | undefined;
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
@@ -133,6 +145,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const claimVolumes = new Map<string, string>();
   const view = (p: k8s.V1Pod): PodView => {
     const v = toPodView(p);
+    if ((v.claimNames?.length ?? 0) > 0) result.volumeClaimsSeen = true;
     return v.controllerKind === 'DaemonSet' && missingDaemonSets.has(`${v.namespace}/${v.controllerName}`)
       ? { ...v, controllerMissing: true }
       : v;
@@ -313,7 +326,8 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
       let status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now());
       if (status.podsGone) {
-        if (versions.attachmentsVersion === undefined) versions.attachmentsVersion = (await listAttachments()) ?? '';
+        // No pod of this drain ever had a PersistentVolumeClaim: no VolumeAttachment of theirs to wait for.
+        if (versions.attachmentsVersion === undefined && result.volumeClaimsSeen) versions.attachmentsVersion = (await listAttachments()) ?? '';
         status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), [...attachments.values()], keptVolumes());
         if (status.volumeAttachments.length > 0 && volumeWaitSince === undefined) {
           volumeWaitSince = clock.now();

@@ -120,6 +120,8 @@ export interface DrainState {
     lastApiError?: string;
     /** Last round that evicted pods or saw pods go (ISO): rounds watch eagerly while this is recent. */
     lastProgressAt?: string;
+    /** A pod with a PersistentVolumeClaim was seen on the node: Complete waits for VolumeAttachments. */
+    volumeClaimsSeen?: boolean;
   };
   /** Totals over the whole drain, across continuations. */
   totals: { evicted: number; pdbBlocks: number; forceDeleted: number; apiErrors: number; heartbeats: number };

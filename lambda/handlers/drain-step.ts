@@ -68,11 +68,13 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
       // Right after Cordon (a new execution included): no round has looked at the node yet.
       ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
+      volumeClaimsSeen: loop.volumeClaimsSeen ?? false,
       onEvent: (event) => {
         if (event.type === 'volumes-detached') volumesDetachedSeen = true;
         logEvent(deps, event);
       },
     });
+    if (round.volumeClaimsSeen) loop.volumeClaimsSeen = true;
     summary = toSummary(round.status, state.summary, clock.now());
     reportChanges(deps, state.summary, round.status);
     const since = state.summary?.volumesWaitSince;

@@ -91,8 +91,8 @@ describe('drainRound on a realistic cluster', () => {
     // Act: a single pass, then a round that watches
     const first = await drainRound(kit.kube, { nodeName: NODE, watchUntil: start });
     await kit.clock.advanceBy(3_000);
-    const second = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
-    const third = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
+    const second = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now(), volumeClaimsSeen: first.volumeClaimsSeen });
+    const third = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000, volumeClaimsSeen: second.volumeClaimsSeen });
     // Assert
     expect(first.status.drained).toBe(false);
     expect(second.status).toMatchObject({ podsGone: true, drained: false, volumeAttachments: [expect.stringMatching(/^csi-/)] });

@@ -161,7 +161,7 @@ describe('drainRound', () => {
     expect(round.status.leftAlone).toHaveLength(10);
   });
 
-  test('with nothing left to evict, PDBs are neither listed nor watched; the VolumeAttachments are listed once', async () => {
+  test('with nothing left to evict, PDBs are neither listed nor watched, nor VolumeAttachments without a claim ever seen', async () => {
     // Arrange: only a pod that is already terminating, and a DaemonSet pod
     kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 30, shutdownSeconds: 20 });
     kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
@@ -171,7 +171,10 @@ describe('drainRound', () => {
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
     // Assert
     expect(round.status.drained).toBe(true);
-    expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods', 'list /apis/storage.k8s.io/v1/volumeattachments']);
+    expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods']);
+    // once a pod with a claim was seen in this drain, they are listed
+    await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now(), volumeClaimsSeen: true });
+    expect(kit.server.countRequests({ verb: 'list', path: '/apis/storage.k8s.io/v1/volumeattachments' })).toBe(1);
   });
 
   test('stretches the window to see a grace period that ends just after it, within the limit', async () => {
