@@ -17,13 +17,14 @@ import { createWorld, type World } from '../../sim/workflow/scenario';
 const NODE = 'ip-10-0-0-1.ec2.internal';
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 
-/** Web pods behind a PDB that lets one go at a time, a DaemonSet pod and a mirror pod. */
+/** Web pods behind a PDB that lets one go at a time, a Job pod (its Job is read for the replacement warning), a DaemonSet pod and a mirror pod. */
 async function drainWorld(options: Parameters<typeof createWorld>[0] = {}) {
   const world = await createWorld(options);
   world.addNode(NODE, INSTANCE);
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
   world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE, labels: { app: 'web' } });
   world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+  world.kube.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 60, shutdownSeconds: 10 });
   world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
   world.kube.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
   return world;
