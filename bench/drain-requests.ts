@@ -60,7 +60,7 @@ const KUBECTL_TIMEOUT_SECONDS = 600;
 
 async function buildCluster(): Promise<FakeKubeServer> {
   const server = await FakeKubeServer.start({ clock: new RealSimClock(), latencyMs: LATENCY_MS });
-  server.addNode({ name: NODE, instanceId: 'i-0aaa', az: 'us-east-1a' });
+  server.addNode({ name: NODE, instanceId: 'i-0123456789abcdef0', az: 'us-east-1a' });
   server.addNode({ name: SPARE, instanceId: 'i-0bbb', az: 'us-east-1b' });
   for (let d = 1; d <= DEPLOYMENTS; d++) {
     const namespace = `team-${d}`;
@@ -160,14 +160,22 @@ async function runOurs(): Promise<Side> {
   const deps: Deps = {
     ...observability,
     clock: systemClock,
-    config: { ...configFromEnv({ WATCH_SECONDS: String(WATCH_SECONDS) }), clusterName: 'bench' },
+    config: { ...configFromEnv({ WATCH_SECONDS: String(WATCH_SECONDS) }), clusterName: 'bench', autoScalingGroupNames: ['demo-asg'], lifecycleHookName: 'drain-hook' },
     kube: (timeLeftMs) => {
       const until = Date.now() + timeLeftMs;
       return new KubeClient(async () => credentials, { clock: systemClock, until: () => until });
     },
-    hooks: { describeHook: notUsed('describeHook'), recordHeartbeat: notUsed('recordHeartbeat'), complete: notUsed('complete') },
-    privateDnsName: notUsed('privateDnsName'),
-    executions: { start: notUsed('executions.start') },
+    hooks: {
+      describeHook: notUsed('describeHook'),
+      recordHeartbeat: notUsed('recordHeartbeat'),
+      complete: notUsed('complete'),
+      // Each step re-checks its instance (identity): Auto Scaling holds it for the hook.
+      describeInstance: async (instanceId) => ({ instanceId, autoScalingGroupName: 'demo-asg', lifecycleState: 'Terminating:Wait' }),
+      groupInstances: notUsed('groupInstances'),
+      recentActivities: notUsed('recentActivities'),
+    },
+    ec2: { describeInstance: async (instanceId) => ({ instanceId, privateDnsName: NODE }), spotRequestStatus: notUsed('spotRequestStatus') },
+    executions: { start: notUsed('executions.start'), running: notUsed('executions.running'), stop: notUsed('executions.stop') },
   };
   const cordon = makeCordon(deps);
   const drainStep = makeDrainStep(deps);

@@ -12,7 +12,8 @@ import type { DrainFunctionKey } from './drain-functions';
  * complete only talk to AWS APIs and get no Kubernetes identity.
  */
 export const KUBERNETES_FUNCTIONS = ['prepare', 'cordon', 'drainStep', 'applyDeadline'] as const satisfies readonly DrainFunctionKey[];
-export type KubernetesFunctionKey = (typeof KUBERNETES_FUNCTIONS)[number];
+/** node-marks (warm-pool returns, rebalance cordons) exists only when one of those features is on. */
+export type KubernetesFunctionKey = (typeof KUBERNETES_FUNCTIONS)[number] | 'nodeMarks';
 
 /**
  * The Kubernetes group of each function's role: one group per function, each
@@ -24,6 +25,7 @@ export const KUBERNETES_GROUPS: Record<KubernetesFunctionKey, string> = {
   cordon: 'eks-graceful-drain:cordon',
   drainStep: 'eks-graceful-drain:drain-step',
   applyDeadline: 'eks-graceful-drain:apply-deadline',
+  nodeMarks: 'eks-graceful-drain:node-marks',
 };
 
 /** The manifests to apply to the cluster, with what each is for. */
@@ -33,6 +35,8 @@ export const KUBERNETES_MANIFESTS = {
   rbac: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac.yaml'),
   /** apply-deadline's pod deletion, for onDeadline=force-delete only. */
   forceDelete: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac-force-delete.yaml'),
+  /** node-marks' node get/list/patch, with warmPools or cordonOnRebalanceRecommendation only. */
+  nodeMarks: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac-node-marks.yaml'),
   /** A ValidatingAdmissionPolicy: our groups may change only the cordon, our taint and our label of a node. */
   nodeAdmissionPolicy: path.join(KUBERNETES_MANIFESTS_DIR, 'node-admission-policy.yaml'),
 } as const;
@@ -46,10 +50,11 @@ export function kubernetesFunctions(onDeadline: DeadlinePolicy): KubernetesFunct
 }
 
 /** The manifests a cluster needs under this policy. */
-export function kubernetesManifests(onDeadline: DeadlinePolicy): string[] {
+export function kubernetesManifests(onDeadline: DeadlinePolicy, options: { nodeMarks?: boolean } = {}): string[] {
   return [
     KUBERNETES_MANIFESTS.rbac,
     ...(onDeadline === 'force-delete' ? [KUBERNETES_MANIFESTS.forceDelete] : []),
+    ...(options.nodeMarks ? [KUBERNETES_MANIFESTS.nodeMarks] : []),
     KUBERNETES_MANIFESTS.nodeAdmissionPolicy,
   ];
 }
@@ -57,8 +62,8 @@ export function kubernetesManifests(onDeadline: DeadlinePolicy): string[] {
 export interface ClusterAccessProps {
   /** Name of the EKS cluster the functions call. */
   readonly clusterName: string;
-  /** The drain's functions; those named in `kubernetesFunctions` must have a role. */
-  readonly functions: Record<KubernetesFunctionKey, IFunction>;
+  /** The drain's functions; those named in `kubernetesFunctions` must have a role (node-marks exists only with warm pools or rebalance cordons). */
+  readonly functions: Record<Exclude<KubernetesFunctionKey, 'nodeMarks'>, IFunction> & { readonly nodeMarks?: IFunction };
   /** The functions that call the Kubernetes API (see {@link kubernetesFunctions}). */
   readonly kubernetesFunctions: readonly KubernetesFunctionKey[];
   /**
@@ -93,7 +98,7 @@ export class ClusterAccess extends Construct {
     this.roleArns = {};
     this.accessEntries = {};
     for (const key of props.kubernetesFunctions) {
-      const role = props.functions[key].role;
+      const role = props.functions[key]?.role;
       if (!role) throw new Error(`ClusterAccess: the ${key} function has no role to map into the cluster`);
       const name = pascal(key);
       const group = KUBERNETES_GROUPS[key];

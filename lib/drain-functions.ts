@@ -18,7 +18,11 @@ export type DrainFunctionKey =
   | 'drainStep'
   | 'heartbeat'
   | 'applyDeadline'
-  | 'complete';
+  | 'complete'
+  | 'sweep';
+
+/** Functions created only when a feature needs them (warm pools, rebalance cordons). */
+export type OptionalFunctionKey = 'nodeMarks';
 
 interface FunctionSpec {
   /** File under lambda/handlers. */
@@ -39,8 +43,9 @@ const PACKAGE_ROOT = [path.join(__dirname, '..'), path.join(__dirname, '..', '..
  * scripts/build-functions.ts (`npm run build:functions`; run by `npm pack`,
  * the tests, `npm run synth` and the rehearsal).
  */
-export function functionBundleDir(key: DrainFunctionKey): string {
-  return path.join(PACKAGE_ROOT, 'dist', 'functions', path.basename(FUNCTIONS[key].entry, '.ts'));
+export function functionBundleDir(key: DrainFunctionKey | OptionalFunctionKey): string {
+  const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
+  return path.join(PACKAGE_ROOT, 'dist', 'functions', path.basename(spec.entry, '.ts'));
 }
 
 // Every step does one bounded piece of work and returns; Step Functions waits.
@@ -59,6 +64,11 @@ export const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
   heartbeat: { entry: 'heartbeat.ts', timeout: Duration.seconds(30), description: 'Extends the lifecycle action while the drain goes on' },
   applyDeadline: { entry: 'apply-deadline.ts', timeout: Duration.seconds(30), description: 'Applies the onDeadline policy when the drain runs out of time' },
   complete: { entry: 'complete.ts', timeout: Duration.seconds(30), description: 'Completes the lifecycle action so the instance terminates' },
+  sweep: { entry: 'sweep.ts', timeout: Duration.seconds(120), description: 'Starts a drain for any instance held by the hook that has none (a lost event)' },
+};
+
+export const OPTIONAL_FUNCTIONS: Record<OptionalFunctionKey, FunctionSpec> = {
+  nodeMarks: { entry: 'node-marks.ts', timeout: Duration.seconds(30), description: 'Lifts the drain cordon of a node back from a warm pool; cordons on a rebalance recommendation' },
 };
 
 // ---- Reserved concurrency (issue 10.6) ----------------------------------------
@@ -69,8 +79,9 @@ export const FUNCTIONS: Record<DrainFunctionKey, FunctionSpec> = {
  * refresh of hundreds of nodes) cannot run hundreds of DrainSteps, each holding
  * watches on the API server, nor eat the account's pool. A throttled step is
  * retried by the workflow for minutes (LAMBDA_SERVICE_RETRY); a throttled
- * start-drain event is retried by Lambda's asynchronous queue. 150 in all: the
- * account needs a concurrency limit of 250 or more (Lambda keeps 100 unreserved).
+ * start-drain event is retried by Lambda's asynchronous queue. 151 in all (156
+ * with node-marks): the account needs a concurrency limit of 260 or more
+ * (Lambda keeps 100 unreserved).
  */
 export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<DrainFunctionKey, number>> = {
   startDrain: 5,
@@ -80,6 +91,8 @@ export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<DrainFunctionKey, num
   heartbeat: 10,
   applyDeadline: 5,
   complete: 10,
+  // One sweep at a time: the schedule runs every few minutes and a sweep takes seconds.
+  sweep: 1,
 };
 /** The limits of one function's reservation (Lambda refuses 0 as "throttle everything" for us). */
 export const RESERVED_CONCURRENCY_LIMITS = { min: 1, max: 1000 } as const;
@@ -94,6 +107,17 @@ export interface DrainFunctionsProps {
   readonly onDeadline: DeadlinePolicy;
   /** Drain time limit in seconds; 0 means the hook's global timeout. */
   readonly maxDrainSeconds: number;
+  /** Our terminate hook's name: heartbeats and completions name it, events must name it. */
+  readonly lifecycleHookName: string;
+  /** Our launch hook's name, with warm pools. */
+  readonly launchHookName?: string;
+  /** Create the node-marks function (warm-pool returns, rebalance cordons). */
+  readonly nodeMarks?: boolean;
+  /**
+   * Wait for every Job pod as for a do-not-disrupt pod (DrainStep's WAIT_FOR_JOB_PODS).
+   * @default false
+   */
+  readonly waitForJobPods?: boolean;
   /** CloudWatch metrics namespace for the functions' Powertools metrics. */
   readonly metricsNamespace: string;
   /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
@@ -133,7 +157,7 @@ export interface DrainFunctionsNetwork {
  * AWS managed policy) and log group.
  */
 export class DrainFunctions extends Construct {
-  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function> & Partial<Record<OptionalFunctionKey, lambda.Function>>;
 
   constructor(scope: Construct, id: string, props: DrainFunctionsProps) {
     super(scope, id);
@@ -143,22 +167,28 @@ export class DrainFunctions extends Construct {
       CLUSTER_NAME: props.clusterName,
       DEADLINE_POLICY: props.onDeadline,
       MAX_DRAIN_SECONDS: String(props.maxDrainSeconds),
+      // What a drain may act on comes from here, never from an event or an execution input.
+      AUTO_SCALING_GROUP_NAMES: props.autoScalingGroupNames.join(','),
+      LIFECYCLE_HOOK_NAME: props.lifecycleHookName,
+      ACCOUNT_ID: stack.account,
       POWERTOOLS_SERVICE_NAME: 'eks-graceful-drain',
       POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
       // Stack traces point at the TypeScript sources (the bundle ships its source map).
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const extraEnvironment: Partial<Record<DrainFunctionKey, Record<string, string>>> = {
+    const extraEnvironment: Partial<Record<DrainFunctionKey | OptionalFunctionKey, Record<string, string>>> = {
       // How long one DrainStep watches pods leave before returning (within its 3-minute timeout).
-      drainStep: { WATCH_SECONDS: '60' },
+      drainStep: { WATCH_SECONDS: '60', ...(props.waitForJobPods ? { WAIT_FOR_JOB_PODS: 'true' } : {}) },
       startDrain: { STATE_MACHINE_ARN: props.stateMachineArn },
+      sweep: { STATE_MACHINE_ARN: props.stateMachineArn },
+      ...(props.launchHookName ? { nodeMarks: { LAUNCH_HOOK_NAME: props.launchHookName } } : {}),
     };
 
     const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
     // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
-    const inVpc: DrainFunctionKey[] = kubernetesFunctions(props.onDeadline);
-    const make = (key: DrainFunctionKey): lambda.Function => {
-      const spec = FUNCTIONS[key];
+    const inVpc: Array<DrainFunctionKey | OptionalFunctionKey> = [...kubernetesFunctions(props.onDeadline), ...(props.nodeMarks ? ['nodeMarks' as const] : [])];
+    const make = (key: DrainFunctionKey | OptionalFunctionKey): lambda.Function => {
+      const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       });
@@ -184,7 +214,7 @@ export class DrainFunctions extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         timeout: spec.timeout,
-        reservedConcurrentExecutions: reserved?.[key],
+        reservedConcurrentExecutions: key === 'nodeMarks' ? (reserved ? 5 : undefined) : reserved?.[key],
         ...(props.network && inVpc.includes(key) && {
           vpc: props.network.vpc,
           vpcSubnets: props.network.vpcSubnets,
@@ -210,6 +240,8 @@ export class DrainFunctions extends Construct {
       heartbeat: make('heartbeat'),
       applyDeadline: make('applyDeadline'),
       complete: make('complete'),
+      sweep: make('sweep'),
+      ...(props.nodeMarks ? { nodeMarks: make('nodeMarks') } : {}),
     };
     const fns = this.functions;
 
@@ -237,7 +269,7 @@ export class DrainFunctions extends Construct {
     }));
     // Only the functions that call the Kubernetes API may learn its endpoint
     // (apply-deadline only with force-delete: it calls nothing otherwise).
-    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key])) {
+    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key]!)) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
         resources: [clusterArn],
@@ -247,24 +279,73 @@ export class DrainFunctions extends Construct {
       actions: ['states:StartExecution'],
       resources: [props.stateMachineArn],
     }));
+    fns.sweep.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [props.stateMachineArn],
+    }));
+    // A Spot warning during a lifecycle drain: find the running execution and stop it (the Spot drain takes over).
+    fns.startDrain.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:ListExecutions'],
+      resources: [props.stateMachineArn],
+    }));
+    const executionsArn = `${props.stateMachineArn.replace(':stateMachine:', ':execution:')}:*`;
+    fns.startDrain.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StopExecution'],
+      resources: [executionsArn],
+    }));
+    // Re-derive, never trust: every function that acts on an instance reads its
+    // group and lifecycle state, its Spot request and, to start or time a drain,
+    // the termination's scaling activity. None of these reads supports
+    // resource-level permissions.
+    const identityReads: Array<[DrainFunctionKey | OptionalFunctionKey, string[]]> = [
+      ['startDrain', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['sweep', ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['prepare', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeSpotInstanceRequests']],
+      ['cordon', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['drainStep', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['applyDeadline', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      ['nodeMarks', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests']],
+      // Heartbeat and complete check the instance is held by a hook in a configured group before naming it.
+      ['heartbeat', ['autoscaling:DescribeAutoScalingInstances']],
+      ['complete', ['autoscaling:DescribeAutoScalingInstances']],
+    ];
+    for (const [key, actions] of identityReads) {
+      const fn = fns[key];
+      if (!fn) continue;
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: ['*'] }));
+    }
+    if (fns.nodeMarks) {
+      fns.nodeMarks.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: autoScalingGroupArns,
+      }));
+      fns.nodeMarks.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [clusterArn],
+      }));
+    }
 
     // cdk-nag names a finding by the resource as synthesized, pseudo parameters as <AWS::…>.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    for (const key of ['complete', 'heartbeat'] as const) {
+    for (const key of ['complete', 'heartbeat', ...(fns.nodeMarks ? ['nodeMarks' as const] : [])] as const) {
       for (const name of props.autoScalingGroupNames) {
-        Validations.of(fns[key].role!).acknowledge({
+        Validations.of(fns[key]!.role!).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${nagText(stack, name)}]`,
           reason: 'The middle part of an Auto Scaling group ARN is the group UUID, unknown here and new if the group is recreated; the group name pins the resource.',
         });
       }
     }
+    Validations.of(fns.startDrain.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${executionsArn.replace(stack.partition, '<AWS::Partition>').replace(stack.region, region).replace(stack.account, account)}]`,
+      reason: 'states:StopExecution on the executions of our own state machine only: a Spot warning stops the lifecycle drain it replaces.',
+    });
     // A function in a VPC manages its network interfaces with its own role (our
     // roles do not get AWSLambdaVPCAccessExecutionRole): the actions that
     // managed policy grants, which support no resource-level permissions.
     if (props.network) {
       for (const key of inVpc) {
-        fns[key].addToRolePolicy(new iam.PolicyStatement({
+        fns[key]?.addToRolePolicy(new iam.PolicyStatement({
           actions: [
             'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
             'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
@@ -273,14 +354,19 @@ export class DrainFunctions extends Construct {
         }));
       }
     }
-    for (const key of new Set<DrainFunctionKey>(['prepare', ...(props.network ? inVpc : [])])) {
-      Validations.of(fns[key].role!).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: [
-          ...(key === 'prepare' ? ['autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances support no resource-level permissions; both are read-only.'] : []),
-          ...(props.network ? ['The network-interface actions a function in a VPC needs (those of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions.'] : []),
-        ].join(' '),
-      });
+    // One acknowledgement per role of what its Resource::* statements are for.
+    const wildcardReasons = new Map<DrainFunctionKey | OptionalFunctionKey, string[]>();
+    const because = (key: DrainFunctionKey | OptionalFunctionKey, reason: string) => wildcardReasons.set(key, [...(wildcardReasons.get(key) ?? []), reason]);
+    for (const [key] of identityReads) {
+      if (fns[key]) because(key, 'Auto Scaling and EC2 Describe* calls support no resource-level permissions; all are read-only, and they are how the function re-checks what its input claims.');
+    }
+    if (props.network) {
+      for (const key of inVpc) {
+        if (fns[key]) because(key, 'The network-interface actions a function in a VPC needs (those of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions.');
+      }
+    }
+    for (const [key, reasons] of wildcardReasons) {
+      Validations.of(fns[key]!.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: reasons.join(' ') });
     }
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge({

@@ -27,7 +27,7 @@ type MetricName = string;
 import type { DrainFunctionKey } from './drain-functions';
 
 /** The values of the Result dimension of DrainsCompleted (see countCompletion). */
-export const DRAIN_RESULTS = ['CONTINUE', 'ABANDON', 'AlreadyCompleted', 'NodeNotFound'] as const;
+export const DRAIN_RESULTS = ['CONTINUE', 'ABANDON', 'AlreadyCompleted', 'NodeNotFound', 'SpotInterrupted'] as const;
 
 /** CloudWatch refuses a metric-math alarm over more than 10 metrics. */
 const MAX_METRICS_PER_ALARM = 10;
@@ -75,6 +75,8 @@ export interface DrainAlarms {
   readonly lambdaErrors: cloudwatch.Alarm;
   /** EvictionsForbidden ≥ 1: an eviction refused with 403 outside a terminating namespace (one alarm per 10 groups). */
   readonly evictionsForbidden: cloudwatch.Alarm[];
+  /** Identity: RefusedInputs ≥ 1 — an event, execution or invocation named an instance no drain may touch. */
+  readonly refusedInputs: cloudwatch.Alarm;
 }
 
 /**
@@ -129,6 +131,15 @@ export class DrainMetricFactory {
     return this.total(Metric.InvalidEvents, Metric.InvalidEvents, {
       groups: [...this.perGroup(Metric.InvalidEvents, MetricStatistic.SUM), withoutGroup],
     });
+  }
+
+  /**
+   * A count some functions write with the group and some without (the sweep,
+   * or an input refused before its group is known): the sum of both.
+   */
+  public withAndWithoutGroup(name: MetricName, label: string): cloudwatch.MathExpression {
+    const withoutGroup = this.metricFactory.createMetric(name, MetricStatistic.SUM, 'no group', { service: SERVICE_NAME });
+    return this.total(name, label, { groups: [...this.perGroup(name, MetricStatistic.SUM), withoutGroup] });
   }
 
   /** Duration percentiles, per group: percentiles of different groups do not add up. */
@@ -271,6 +282,12 @@ export class DrainMonitoring extends Construct {
         + '"This pod has more than one PodDisruptionBudget"), so the drain does not try: the pod stays until the deadline, '
         + 'where force-delete removes it. The drain-step logs name the pod and its PDBs ("more than one PodDisruptionBudget selects it"). '
         + 'Ask the owners to merge or narrow the PDBs; the drain carries on meanwhile.'),
+      refusedInputs: alarm('RefusedInputsAlarm',
+        metricFactory.createMetric(Metric.RefusedInputs, MetricStatistic.SUM, Metric.RefusedInputs, { service: SERVICE_NAME }),
+        'A lifecycle event, an execution input or a direct invocation named an instance that no drain may touch (not held by our hook in a '
+        + 'configured group, not interrupted, another account or region): it was refused and nothing changed in the cluster. '
+        + 'One after a manual StartExecution or a test is expected; otherwise find who sent it: the function logs (level ERROR, '
+        + '"refused") name the instance and the reason, CloudTrail names the caller of states:StartExecution or lambda:InvokeFunction.'),
       lambdaErrors: alarm('LambdaErrorsAlarm',
         sumOf(metricFactory, lambdaErrors, 'errors', 'Errors, all functions'),
         'A drain function raised an error. Step Functions retries transient errors, and an unhandled one fails the execution '
@@ -284,6 +301,7 @@ export class DrainMonitoring extends Construct {
       ...this.alarms.pdbMisconfigurations,
       this.alarms.lambdaErrors,
       ...evictionsForbidden,
+      this.alarms.refusedInputs,
     ];
 
     // ---- Dashboard -----------------------------------------------------------
@@ -333,6 +351,29 @@ export class DrainMonitoring extends Construct {
     this.dashboard.addWidgets(
       graph('Kubernetes API errors', [drain.total(Metric.KubernetesApiErrors, Metric.KubernetesApiErrors)]),
       graph('Dead-letter queue', [deadLetters]),
+      // CronJobs: pods waited for (do-not-disrupt…) rather than evicted, and Jobs that run two copies.
+      graph('Jobs: waited for, evicted late, replaced early', [
+        drain.total(Metric.PodsWaitedFor, Metric.PodsWaitedFor),
+        drain.total(Metric.WaitedPodsEvicted, Metric.WaitedPodsEvicted),
+        drain.total(Metric.JobPodsReplacedEarly, Metric.JobPodsReplacedEarly),
+      ]),
+    );
+    // Identity: every way an instance leaves, and what was refused.
+    this.dashboard.addWidgets(
+      graph('Spot interruptions', [
+        drain.total(Metric.SpotDrainsStarted, Metric.SpotDrainsStarted),
+        drain.total(Metric.SpotSwitches, 'Lifecycle drains switched to Spot'),
+        drain.completions('SpotInterrupted'),
+      ]),
+      graph('Sweeps (lost or late events)', [
+        drain.withAndWithoutGroup(Metric.SweepInstancesFound, 'Instances held by the hook'),
+        drain.withAndWithoutGroup(Metric.SweepDrainsStarted, 'Drains the sweep had to start'),
+      ]),
+      graph('Warm pools, rebalance cordons, refused inputs', [
+        drain.total(Metric.WarmPoolReturns, 'Nodes back from the warm pool'),
+        drain.total(Metric.RebalanceCordons, 'Rebalance cordons'),
+        metricFactory.createMetric(Metric.RefusedInputs, MetricStatistic.SUM, Metric.RefusedInputs, { service: SERVICE_NAME }),
+      ]),
     );
     this.dashboard.addWidgets(
       graph('Lambda errors', lambdaErrors),

@@ -162,10 +162,13 @@ export class DrainWorkflow extends Construct {
 
     const next = (value: string): sfn.Condition => sfn.Condition.stringEquals('$.next', value);
 
-    prepare.next(new sfn.Choice(this, 'RouteAfterPrepare', { comment: 'No node for this instance: nothing to drain.' })
+    prepare.next(new sfn.Choice(this, 'RouteAfterPrepare', { comment: 'No node for this instance: nothing to drain. Not an instance a drain may touch: done, nothing completed.' })
       .when(next('complete'), complete)
+      .when(next('done'), done)
       .otherwise(cordon));
-    cordon.next(drainStep);
+    cordon.next(new sfn.Choice(this, 'RouteAfterCordon', { comment: 'The instance is no longer held for us: done.' })
+      .when(next('done'), done)
+      .otherwise(drainStep));
     drainStep.next(new sfn.Choice(this, 'RouteAfterDrainStep')
       .when(next('complete'), complete)
       .when(next('deadline'), applyDeadline)
@@ -179,6 +182,7 @@ export class DrainWorkflow extends Construct {
       .otherwise(waitForPods));
     applyDeadline.next(new sfn.Choice(this, 'RouteAfterDeadline')
       .when(next('complete'), complete)
+      .when(next('done'), done)
       .when(next('heartbeat'), heartbeat)
       .otherwise(waitForPods));
 
@@ -195,7 +199,7 @@ export class DrainWorkflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Drains an EKS node before its Auto Scaling group terminates the instance.',
       definitionBody: sfn.DefinitionBody.fromChainable(prepare),
-      // Every state, no execution data: the state carries the lifecycle action token.
+      // Every state, no execution data: node and pod names stay out of the workflow's logs (the state carries no token).
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       timeout: STATE_MACHINE_TIMEOUT,

@@ -10,7 +10,8 @@ import { Construct } from 'constructs';
 import { MIN_HEARTBEAT_TIMEOUT_SECONDS } from '../lambda/core/deadline';
 import type { DeadlinePolicy } from '../lambda/core/drain-state';
 import { ClusterAccess, kubernetesFunctions } from './cluster-access';
-import { DEFAULT_RESERVED_CONCURRENCY, DrainFunctionKey, DrainFunctions, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
+import { DEFAULT_RESERVED_CONCURRENCY, DrainFunctionKey, DrainFunctions, OptionalFunctionKey, RESERVED_CONCURRENCY_LIMITS } from './drain-functions';
+import { DrainSweep } from './drain-sweep';
 import { DrainLifecycleHooks } from './lifecycle-hooks';
 import { DrainMonitoring } from './drain-monitoring';
 import { DrainWorkflow } from './drain-workflow';
@@ -23,6 +24,8 @@ export const LIMITS = {
   heartbeatTimeoutSeconds: { min: MIN_HEARTBEAT_TIMEOUT_SECONDS, max: 7200 },
   /** A drain shorter than a minute cannot evict anything gracefully; 48 h is the hook's global cap. */
   maxDrainSeconds: { min: 60, max: 172_800 },
+  /** A lost event must be recovered within 10 minutes. */
+  sweepIntervalMinutes: { min: 1, max: 10 },
 } as const;
 
 /** Formats of the props that name things, shared with the stack's context parsing. */
@@ -99,6 +102,13 @@ export interface EksGracefulDrainProps {
    * @default 'force-delete'
    */
   readonly onDeadline?: DeadlinePolicy;
+  /**
+   * Wait for every pod owned by a Job (a CronJob run) as for a pod annotated
+   * `karpenter.sh/do-not-disrupt: "true"`: not evicted, but waited for until it
+   * finishes, or evicted in time to get all of its grace before the deadline.
+   * @default false - only annotated pods are waited for
+   */
+  readonly waitForJobPods?: boolean;
   /**
    * Name of a terminating lifecycle hook that already exists on every group. No
    * hook is created; the rule matches this name.
@@ -180,6 +190,32 @@ export interface EksGracefulDrainProps {
    * @default - one per function, all outbound traffic allowed, nothing inbound
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Drain a Spot instance of the groups on EC2's two-minute interruption
+   * warning (evict at once, force-delete with clamped grace before the end,
+   * no heartbeats). A lifecycle drain under way switches to that budget.
+   * @default true
+   */
+  readonly spotInterruptions?: boolean;
+  /**
+   * The groups use warm pools with ReuseOnScaleIn: a launch hook
+   * (`eks-graceful-drain-launch`) and rule are created so that a node back
+   * from the pool gets the drain's cordon, taint and label lifted. Scale-ins
+   * to the pool are drained either way.
+   * @default false
+   */
+  readonly warmPools?: boolean;
+  /**
+   * Cordon a node when EC2 sends a rebalance recommendation for its Spot instance.
+   * @default false
+   */
+  readonly cordonOnRebalanceRecommendation?: boolean;
+  /**
+   * Minutes between sweeps (1–10), which start a drain for any instance held
+   * by the hook whose event was lost.
+   * @default 5
+   */
+  readonly sweepIntervalMinutes?: number;
 }
 
 /**
@@ -194,7 +230,9 @@ export interface EksGracefulDrainProps {
  */
 export class EksGracefulDrain extends Construct {
   public readonly lifecycleHooks: DrainLifecycleHooks;
-  public readonly functions: Record<DrainFunctionKey, lambda.Function>;
+  public readonly functions: Record<DrainFunctionKey, lambda.Function> & Partial<Record<OptionalFunctionKey, lambda.Function>>;
+  /** The schedule that recovers lost events. */
+  public readonly sweep: DrainSweep;
   public readonly workflow: DrainWorkflow;
   public readonly stateMachine: sfn.StateMachine;
   /** The roles' identity in the cluster: access entries (unless turned off), role ARNs, Kubernetes group. */
@@ -231,6 +269,9 @@ export class EksGracefulDrain extends Construct {
       autoScalingGroupNames: autoScalingGroupNames,
       heartbeatTimeoutSeconds,
       existingLifecycleHookName: props.existingLifecycleHookName,
+      spotInterruptions: props.spotInterruptions,
+      warmPools: props.warmPools,
+      cordonOnRebalanceRecommendation: props.cordonOnRebalanceRecommendation,
     });
 
     this.functions = new DrainFunctions(this, 'Functions', {
@@ -238,6 +279,10 @@ export class EksGracefulDrain extends Construct {
       autoScalingGroupNames: autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
+      lifecycleHookName: this.lifecycleHooks.lifecycleHookName,
+      launchHookName: this.lifecycleHooks.launchHookName,
+      nodeMarks: Boolean(props.warmPools || props.cordonOnRebalanceRecommendation),
+      waitForJobPods: props.waitForJobPods ?? false,
       metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
       stateMachineArn,
       startDrainDeadLetterQueue: this.lifecycleHooks.deadLetterQueue,
@@ -247,11 +292,13 @@ export class EksGracefulDrain extends Construct {
       network: props.vpc && { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups },
     }).functions;
     this.lifecycleHooks.startDrainWith(this.functions.startDrain);
+    if (this.functions.nodeMarks) this.lifecycleHooks.nodeMarksWith(this.functions.nodeMarks);
+    this.sweep = new DrainSweep(this, 'Sweep', { sweep: this.functions.sweep, intervalMinutes: props.sweepIntervalMinutes ?? 5 });
 
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
       clusterName: clusterName,
       functions: this.functions,
-      kubernetesFunctions: kubernetesFunctions(props.onDeadline ?? 'force-delete'),
+      kubernetesFunctions: [...kubernetesFunctions(props.onDeadline ?? 'force-delete'), ...(this.functions.nodeMarks ? ['nodeMarks' as const] : [])],
       createAccessEntries: props.createAccessEntries ?? true,
     });
 
@@ -328,15 +375,16 @@ export function validateProps(props: EksGracefulDrainProps): void {
     if (!known(value)) return;
     const { min, max } = LIMITS[name];
     const ok = Number.isInteger(value) && ((allowZero && value === 0) || (value! >= min && value! <= max));
-    if (!ok) fail(name, `an integer number of seconds from ${min} to ${max}${allowZero ? ', or 0' : ''}`, value);
+    if (!ok) fail(name, `an integer number of ${name.endsWith('Minutes') ? 'minutes' : 'seconds'} from ${min} to ${max}${allowZero ? ', or 0' : ''}`, value);
   };
   inRange('heartbeatTimeoutSeconds', props.heartbeatTimeoutSeconds, false);
   inRange('maxDrainSeconds', props.maxDrainSeconds, true);
+  inRange('sweepIntervalMinutes', props.sweepIntervalMinutes, false);
   if (props.onDeadline !== undefined && !DEADLINE_POLICIES.includes(props.onDeadline)) {
     fail('onDeadline', `one of ${DEADLINE_POLICIES.join(', ')}`, props.onDeadline);
   }
-  if (props.createAccessEntries !== undefined && typeof props.createAccessEntries !== 'boolean') {
-    fail('createAccessEntries', 'true or false', props.createAccessEntries);
+  for (const name of ['createAccessEntries', 'spotInterruptions', 'warmPools', 'cordonOnRebalanceRecommendation'] as const) {
+    if (props[name] !== undefined && typeof props[name] !== 'boolean') fail(name, 'true or false', props[name]);
   }
   if (props.metricsNamespace === '') fail('metricsNamespace', 'a non-empty CloudWatch namespace when set', '');
   for (const name of ['alarmTopicArn', 'dashboardName'] as const) {

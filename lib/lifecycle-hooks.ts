@@ -8,6 +8,10 @@ import { Construct } from 'constructs';
 
 /** Name of the hook this project creates on each Auto Scaling group. */
 export const DEFAULT_LIFECYCLE_HOOK_NAME = 'eks-graceful-drain';
+/** Name of the launch hook created on each group with warm pools: a node back from the pool is uncordoned. */
+export const LAUNCH_HOOK_NAME = 'eks-graceful-drain-launch';
+/** A launch hook's heartbeat timeout: uncordoning takes seconds; CONTINUE if we never answer. */
+export const LAUNCH_HOOK_TIMEOUT_SECONDS = 300;
 
 export interface DrainLifecycleHooksProps {
   /** Auto Scaling groups whose terminating instances are drained. At least one. */
@@ -23,6 +27,22 @@ export interface DrainLifecycleHooksProps {
    * @default - a hook named `eks-graceful-drain` is created on each group
    */
   readonly existingLifecycleHookName?: string;
+  /**
+   * Drain Spot instances on EC2's two-minute interruption warning.
+   * @default true
+   */
+  readonly spotInterruptions?: boolean;
+  /**
+   * Warm pools: a launch hook and rule so that an instance back from the warm
+   * pool gets the drain's cordon lifted.
+   * @default false
+   */
+  readonly warmPools?: boolean;
+  /**
+   * Cordon a Spot node on EC2's rebalance recommendation.
+   * @default false
+   */
+  readonly cordonOnRebalanceRecommendation?: boolean;
 }
 
 /**
@@ -39,6 +59,14 @@ export class DrainLifecycleHooks extends Construct {
   /** Receives lifecycle events neither EventBridge nor Lambda could deliver to start-drain. */
   public readonly deadLetterQueue: sqs.Queue;
   public readonly rule: events.Rule;
+  /** EC2 Spot interruption warnings → start-drain (unless turned off). */
+  public readonly spotRule?: events.Rule;
+  /** Launch actions of our launch hook (warm pools) → node-marks. */
+  public readonly launchRule?: events.Rule;
+  /** EC2 rebalance recommendations → node-marks (opt-in). */
+  public readonly rebalanceRule?: events.Rule;
+  /** The launch hook's name, with warm pools. */
+  public readonly launchHookName?: string;
   /** How long a lifecycle event stays worth delivering (rule target and start-drain's async config). */
   public readonly eventMaxAge: Duration;
 
@@ -73,6 +101,43 @@ export class DrainLifecycleHooks extends Construct {
     // EventBridge accepts 60 s to 24 h.
     this.eventMaxAge = Duration.seconds(Math.min(Math.max(props.heartbeatTimeoutSeconds, 60), 86400));
 
+    if (props.warmPools) {
+      this.launchHookName = LAUNCH_HOOK_NAME;
+      for (const [index, autoScalingGroupName] of props.autoScalingGroupNames.entries()) {
+        this.hooks.push(new CfnLifecycleHook(this, `LaunchHook${index}`, {
+          autoScalingGroupName,
+          lifecycleHookName: LAUNCH_HOOK_NAME,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          // CONTINUE: if we fail to answer, the instance goes in service as if we were not here.
+          defaultResult: 'CONTINUE',
+          heartbeatTimeout: LAUNCH_HOOK_TIMEOUT_SECONDS,
+        }));
+      }
+      this.launchRule = new events.Rule(this, 'LaunchLifecycleActionRule', {
+        description: 'Lifts the drain cordon of a node whose instance comes back from the warm pool',
+        eventPattern: {
+          account: [Stack.of(this).account],
+          region: [Stack.of(this).region],
+          source: ['aws.autoscaling'],
+          detailType: ['EC2 Instance-launch Lifecycle Action'],
+          detail: { AutoScalingGroupName: props.autoScalingGroupNames, LifecycleHookName: [LAUNCH_HOOK_NAME] },
+        },
+      });
+    }
+    if (props.spotInterruptions ?? true) {
+      // EC2 events carry no group: start-drain checks the instance's group itself.
+      this.spotRule = new events.Rule(this, 'SpotInterruptionRule', {
+        description: 'Starts a two-minute drain of a Spot node EC2 is about to interrupt',
+        eventPattern: { account: [Stack.of(this).account], region: [Stack.of(this).region], source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] },
+      });
+    }
+    if (props.cordonOnRebalanceRecommendation) {
+      this.rebalanceRule = new events.Rule(this, 'RebalanceRecommendationRule', {
+        description: 'Cordons a Spot node when EC2 recommends rebalancing it',
+        eventPattern: { account: [Stack.of(this).account], region: [Stack.of(this).region], source: ['aws.ec2'], detailType: ['EC2 Instance Rebalance Recommendation'] },
+      });
+    }
+
     this.rule = new events.Rule(this, 'TerminateLifecycleActionRule', {
       description: 'Starts draining an EKS node when its Auto Scaling group is about to terminate the instance',
       eventPattern: {
@@ -85,7 +150,8 @@ export class DrainLifecycleHooks extends Construct {
         detail: {
           AutoScalingGroupName: props.autoScalingGroupNames,
           LifecycleHookName: [this.lifecycleHookName],
-          // An instance going back to a warm pool is not terminated: nothing to drain.
+          // Terminations to EC2 and scale-ins to a warm pool (Destination WarmPool) alike:
+          // a stopped instance takes its pods down as surely as a terminated one.
         },
       },
     });
@@ -102,5 +168,22 @@ export class DrainLifecycleHooks extends Construct {
       maxEventAge: this.eventMaxAge,
       deadLetterQueue: this.deadLetterQueue,
     }));
+    // A Spot warning is worth nothing after its two minutes.
+    this.spotRule?.addTarget(new targets.LambdaFunction(startDrain, {
+      retryAttempts: 3,
+      maxEventAge: Duration.seconds(120),
+      deadLetterQueue: this.deadLetterQueue,
+    }));
+  }
+
+  /** Sends launch actions (warm pools) and rebalance recommendations to the node-marks function. */
+  public nodeMarksWith(nodeMarks: lambda.IFunction): void {
+    for (const rule of [this.launchRule, this.rebalanceRule]) {
+      rule?.addTarget(new targets.LambdaFunction(nodeMarks, {
+        retryAttempts: 10,
+        maxEventAge: Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
+        deadLetterQueue: this.deadLetterQueue,
+      }));
+    }
   }
 }

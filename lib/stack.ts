@@ -44,7 +44,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     const value = raw(key);
     if (value === undefined) return fallback;
     const { min, max } = LIMITS[key];
-    const expected = `an integer number of seconds from ${min} to ${max}${allowZero ? ', or 0' : ''}`;
+    const expected = `an integer number of ${key.endsWith('Minutes') ? 'minutes' : 'seconds'} from ${min} to ${max}${allowZero ? ', or 0' : ''}`;
     const parsed = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
     if (!Number.isInteger(parsed) || !((allowZero && parsed === 0) || (parsed >= min && parsed <= max))) {
       throw new ContextError(key, expected, value);
@@ -58,7 +58,7 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     return value;
   };
 
-  const flag = (key: 'createAccessEntries'): boolean | undefined => {
+  const flag = (key: 'createAccessEntries' | 'waitForJobPods' | 'spotInterruptions' | 'warmPools' | 'cordonOnRebalanceRecommendation'): boolean | undefined => {
     const value = raw(key);
     if (value === undefined || typeof value === 'boolean') return value;
     const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
@@ -139,6 +139,11 @@ export function drainPropsFromContext(node: Node): EksGracefulDrainProps & { net
     dashboardName: formatted('dashboardName'),
     // Unset stays undefined: the construct's default (true) applies.
     createAccessEntries: flag('createAccessEntries'),
+    spotInterruptions: flag('spotInterruptions'),
+    warmPools: flag('warmPools'),
+    cordonOnRebalanceRecommendation: flag('cordonOnRebalanceRecommendation'),
+    sweepIntervalMinutes: seconds('sweepIntervalMinutes', 5, false),
+    waitForJobPods: flag('waitForJobPods'),
     ...(reservedConcurrency !== undefined && { reservedConcurrency }),
   };
 }

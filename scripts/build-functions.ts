@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
-import { FUNCTIONS, type DrainFunctionKey } from '../lib/drain-functions';
+import { FUNCTIONS, OPTIONAL_FUNCTIONS, type DrainFunctionKey, type OptionalFunctionKey } from '../lib/drain-functions';
 
 export const ROOT = path.join(__dirname, '..');
 export const FUNCTIONS_DIR = path.join(ROOT, 'dist', 'functions');
@@ -48,7 +48,7 @@ export const BUNDLE_OPTIONS = {
 } satisfies BuildOptions;
 
 export interface BuiltFunction {
-  key: DrainFunctionKey;
+  key: DrainFunctionKey | OptionalFunctionKey;
   /** The handler file's name without .ts: the bundle's directory name. */
   name: string;
   /** Directory holding index.mjs (and its source map): the Lambda asset. */
@@ -80,7 +80,7 @@ interface MetaRecord {
 export async function buildFunctions(options: { ifStale?: boolean; log?: (line: string) => void } = {}): Promise<BuiltFunction[]> {
   const log = options.log ?? (() => undefined);
   fs.mkdirSync(META_DIR, { recursive: true });
-  const entries = Object.entries(FUNCTIONS) as Array<[DrainFunctionKey, (typeof FUNCTIONS)[DrainFunctionKey]]>;
+  const entries = [...Object.entries(FUNCTIONS), ...Object.entries(OPTIONAL_FUNCTIONS)] as Array<[DrainFunctionKey | OptionalFunctionKey, (typeof FUNCTIONS)[DrainFunctionKey]]>;
   const built = await Promise.all(entries.map(async ([key, spec]): Promise<BuiltFunction> => {
     const name = bundleName(spec.entry);
     const dir = path.join(FUNCTIONS_DIR, name);

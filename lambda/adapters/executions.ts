@@ -4,7 +4,7 @@
  * rejects a second start for the same action: a duplicate event costs one
  * StartExecution call and nothing else.
  */
-import { SFNClient, StartExecutionCommand, type SFNClientConfig } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import type { DrainStartInput } from '../core/drain-state';
 import { ConfigurationError, TransientError, awsErrorName, toAdapterError } from './errors';
 
@@ -45,6 +45,35 @@ export class DrainExecutions {
       if (code === 'ExecutionLimitExceeded') throw new TransientError(`${context} failed: ${code}`, { cause: error });
       if (MISCONFIGURED.has(code)) throw new ConfigurationError(`${context} failed: ${code}`, { cause: error });
       throw toAdapterError(error, context);
+    }
+  }
+
+  /** Names and ARNs of the running executions whose name starts with `prefix` (every page). */
+  async running(prefix: string): Promise<Array<{ name: string; executionArn: string }>> {
+    const found: Array<{ name: string; executionArn: string }> = [];
+    let nextToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1000, nextToken }));
+      } catch (error) {
+        throw toAdapterError(error, 'ListExecutions');
+      }
+      for (const e of page.executions ?? []) {
+        if (e.name?.startsWith(prefix) && e.executionArn) found.push({ name: e.name, executionArn: e.executionArn });
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return found;
+  }
+
+  /** Stops a running execution; one that already stopped is fine. */
+  async stop(executionArn: string, cause: string): Promise<void> {
+    try {
+      await this.sfn.send(new StopExecutionCommand({ executionArn, error: 'SupersededBySpotDrain', cause }));
+    } catch (error) {
+      if (awsErrorName(error) === 'ExecutionDoesNotExist') return;
+      throw toAdapterError(error, `StopExecution ${executionArn}`);
     }
   }
 

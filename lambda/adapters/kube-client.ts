@@ -51,6 +51,7 @@ export class KubeClient {
     policy: k8s.PolicyV1Api;
     apps: k8s.AppsV1Api;
     storage: k8s.StorageV1Api;
+    batch: k8s.BatchV1Api;
     config: k8s.KubeConfig;
   };
 
@@ -77,6 +78,7 @@ export class KubeClient {
         policy: config.makeApiClient(k8s.PolicyV1Api),
         apps: config.makeApiClient(k8s.AppsV1Api),
         storage: config.makeApiClient(k8s.StorageV1Api),
+        batch: config.makeApiClient(k8s.BatchV1Api),
       };
     }
     return this.apis;

@@ -10,7 +10,7 @@
  * every blocked pod every 5 s and collects a 429 each time.
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod, daemonSetWouldReturn, isDaemonSetPod } from '../core/pod-filters';
+import { classifyPod, daemonSetWouldReturn, isDaemonSetPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
 import { currentTier, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
 import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../core/node-status';
 import { clampedGraceSeconds, deleteGraceSeconds } from '../core/deadline';
@@ -45,6 +45,10 @@ export type DrainEvent =
   | { type: 'awaiting-volumes'; pod: ''; volumeAttachments: string[] }
   /** The VolumeAttachments the round waited for are gone. */
   | { type: 'volumes-detached'; pod: ''; waitedMs: number }
+  /** Waited for, not evicted (do-not-disrupt…), until `evictAt` at the latest. Once per pod and round. */
+  | { type: 'held'; pod: string; reason: HoldReason; evictAt: number }
+  /** An evicted pod's Job starts its replacement while the pod still terminates (see jobReplacementRisk). */
+  | { type: 'job-replacement'; pod: string; job: string; detail: string }
   /** `endsAt`: the pod's deletionTimestamp after our DELETE (ms epoch), when the server answered with it. */
   | { type: 'force-deleted'; pod: string; graceSeconds: number; endsAt?: number };
 
@@ -84,6 +88,8 @@ export interface DrainRoundOptions {
   volumeClaimsSeen?: boolean;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
+  /** Wait for pods that ask for it instead of evicting them (pod-filters' hold). @default none: evict them */
+  hold?: HoldPolicy;
   onEvent?: (event: DrainEvent) => void;
 }
 
@@ -101,6 +107,8 @@ export interface DrainRoundResult {
   waitedForVolumes: boolean;
   /** `volumeClaimsSeen`, or a pod with a PersistentVolumeClaim was on the node in this round: pass it to the next one. */
   volumeClaimsSeen: boolean;
+  /** Evicted pods whose Job starts a replacement while they still terminate. */
+  jobReplacements: number;
 }
 
 const podFieldSelector = (nodeName: string) => `spec.nodeName=${nodeName}`;
@@ -125,7 +133,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   const attachments = new Map<string, VolumeAttachmentView>();
   const result = {
     evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0, waitedForVolumes: false,
-    volumeClaimsSeen: options.volumeClaimsSeen ?? false,
+    volumeClaimsSeen: options.volumeClaimsSeen ?? false, jobReplacements: 0,
   };
   let volumeWaitSince: number | undefined;
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
@@ -167,7 +175,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     for (const p of podList.items) pods.set(keyOf(toPodView(p)), view(p));
     const now = clock.now();
     const versions: Versions = { podsVersion: podList.metadata?.resourceVersion };
-    if ([...pods.values()].some((p) => classifyPod(p, now).action === 'evict')) {
+    if ([...pods.values()].some((p) => classifyPod(p, now, options.hold).action === 'evict')) {
       const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
         policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
       );
@@ -185,7 +193,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
    * round, as kubectl's daemonSetFilter does.
    */
   const checkDaemonSets = async (listed: PodView[]) => {
-    if (currentTier(listed, clock.now()) === 'normal') return;
+    if (currentTier(listed, clock.now(), options.hold) === 'normal') return;
     for (const pod of listed) {
       if (!isDaemonSetPod(pod) || !pod.controllerName || !daemonSetWouldReturn(pod)) continue;
       const key = `${pod.namespace}/${pod.controllerName}`;
@@ -267,6 +275,13 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
         spendBudget(pod, pdbs);
         emit({ type: 'evicted', pod: key });
+        if (pod.controllerKind === 'Job' && pod.controllerName) {
+          const risk = await jobReplacementRisk(kube, pod.namespace, pod.controllerName);
+          if (risk) {
+            result.jobReplacements++;
+            emit({ type: 'job-replacement', pod: key, job: `${pod.namespace}/${pod.controllerName}`, detail: risk });
+          }
+        }
         break;
       }
       case 'gone':
@@ -309,6 +324,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   };
 
   const heldBack = new Set<string>();
+  const held = new Set<string>();
   let watchRestarts = 0;
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
@@ -318,17 +334,21 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   try {
     for (;;) {
       const skip = new Set([...holdOff, ...refused.keys()]);
-      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip });
+      const plan = planEvictions([...pods.values()], [...pdbs.values()], clock.now(), { alreadyRequested: skip, hold: options.hold });
       for (const { pod, pdb, reason } of plan.blocked) {
         if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb, ...(reason ? { reason } : {}) });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      let status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now());
+      let status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), options.hold);
+      for (const h of status.held) {
+        if (!held.has(h.pod)) emit({ type: 'held', ...h });
+        held.add(h.pod);
+      }
       if (status.podsGone) {
         // No pod of this drain ever had a PersistentVolumeClaim: no VolumeAttachment of theirs to wait for.
         if (versions.attachmentsVersion === undefined && result.volumeClaimsSeen) versions.attachmentsVersion = (await listAttachments()) ?? '';
-        status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), [...attachments.values()], keptVolumes());
+        status = currentStatus(pods, pdbs, misconfigured, forbidden, clock.now(), options.hold, [...attachments.values()], keptVolumes());
         if (status.volumeAttachments.length > 0 && volumeWaitSince === undefined) {
           volumeWaitSince = clock.now();
           result.waitedForVolumes = true;
@@ -355,7 +375,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       const somethingCanChange =
         detaching ||
         ((options.watch ?? 'eager') === 'eager'
-          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length
+          ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length || status.held.length > 0
           : imminent);
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
@@ -417,15 +437,16 @@ function currentStatus(
   misconfigured: Map<string, string>,
   forbidden: Set<string>,
   now: number,
+  hold?: HoldPolicy,
   attachments: VolumeAttachmentView[] = [],
   keptVolumes: ReadonlySet<string> = new Set(),
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
-  const plan = planEvictions(all, [...pdbs.values()], now);
+  const plan = planEvictions(all, [...pdbs.values()], now, { hold });
   // The attachments are already those of this node (see listAttachments).
   const onNode = attachments.map((va) => va.nodeName);
-  const status = summarizeNode(all, plan, now, blockingVolumeAttachments(attachments, onNode[0] ?? '', keptVolumes));
+  const status = summarizeNode(all, plan, now, blockingVolumeAttachments(attachments, onNode[0] ?? '', keptVolumes), hold);
   status.forbidden = [...forbidden].filter((pod) => pods.has(pod)).sort();
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
@@ -498,6 +519,33 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
         return { outcome: 'retry-later', detail: err.message };
     }
   }
+}
+
+/**
+ * Whether the Job of an evicted pod starts a replacement while the pod still
+ * runs its grace period (pkg/controller/job isPodFailed): unless its
+ * podReplacementPolicy is Failed (or it has a podFailurePolicy, which implies
+ * Failed), a terminating pod counts as failed at once, and the controller
+ * either starts another pod beside it (failures left under backoffLimit) or
+ * marks the whole Job failed while the pod still works. Undefined when
+ * neither happens. A Job that cannot be read (gone, RBAC) is not reported.
+ */
+export async function jobReplacementRisk(kube: KubeClient, namespace: string, name: string): Promise<string | undefined> {
+  let job: k8s.V1Job;
+  try {
+    job = await kube.call(`get job ${namespace}/${name}`, ({ batch }, options) => batch.readNamespacedJob({ name, namespace }, options));
+  } catch (err) {
+    if (err instanceof KubeApiError) return undefined;
+    throw err;
+  }
+  const spec = job.spec;
+  if (!spec || spec.podReplacementPolicy === 'Failed' || spec.podFailurePolicy) return undefined;
+  const policy = spec.podReplacementPolicy ?? 'TerminatingOrFailed (the default)';
+  const backoffLimit = spec.backoffLimit ?? 6;
+  const failed = job.status?.failed ?? 0;
+  return failed < backoffLimit
+    ? `podReplacementPolicy ${policy}: the Job starts a replacement while this pod still terminates (two copies at once); set podReplacementPolicy: Failed`
+    : `podReplacementPolicy ${policy} and backoffLimit ${backoffLimit} reached: the Job is marked failed while this pod still terminates; set podReplacementPolicy: Failed`;
 }
 
 async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {

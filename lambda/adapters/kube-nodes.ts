@@ -1,5 +1,6 @@
 /**
- * Finding the node of an instance, and cordoning it.
+ * Finding the node of an instance, cordoning it, and lifting our cordon when
+ * the instance comes back from a warm pool.
  */
 import * as k8s from '@kubernetes/client-node';
 import { KubeApiError, type KubeClient } from './kube-client';
@@ -18,19 +19,37 @@ export const providerIdMatches = (providerID: string | undefined, instanceId: st
 
 export interface FoundNode {
   name: string;
-  matchedBy: 'providerID' | 'privateDnsName';
+  matchedBy: 'privateDnsName' | 'providerID';
 }
 
 /**
- * The node of an instance: by spec.providerID over a paged LIST (nodes have no
- * field selector for it), else by the instance's private DNS name, which is the
- * node name on most EKS AMIs. No such node is a normal outcome: undefined.
+ * The node of an instance, always verified by spec.providerID
+ * (aws:///<az>/<instance-id>): a GET of each candidate name — the node a
+ * previous step found, then the instance's private DNS name (the node name on
+ * EKS AMIs) — and, only if none is the instance's and `list` allows it, a paged
+ * LIST of all nodes (nodes have no field selector for providerID). No such
+ * node is a normal outcome: undefined. A node without a providerID is never
+ * taken for ours, whatever its name.
  */
 export async function findNode(
   kube: KubeClient,
   instanceId: string,
   privateDnsName?: () => Promise<string | undefined>,
+  options: { candidates?: Array<string | null | undefined>; list?: boolean } = {},
 ): Promise<FoundNode | undefined> {
+  const tried = new Set<string>();
+  const tryName = async (name: string | null | undefined, matchedBy: FoundNode['matchedBy']): Promise<FoundNode | undefined> => {
+    if (!name || tried.has(name) || !NODE_NAME.test(name)) return undefined;
+    tried.add(name);
+    const node = await getNode(kube, name);
+    return node && providerIdMatches(node.spec?.providerID, instanceId) ? { name, matchedBy } : undefined;
+  };
+  for (const candidate of options.candidates ?? []) {
+    const found = await tryName(candidate, 'providerID');
+    if (found) return found;
+  }
+  const found = await tryName(privateDnsName ? await privateDnsName() : undefined, 'privateDnsName');
+  if (found || options.list === false) return found;
   let continueToken: string | undefined;
   do {
     const page = await kube.call('list nodes', ({ core }, options) =>
@@ -40,14 +59,11 @@ export async function findNode(
     if (match?.metadata?.name) return { name: match.metadata.name, matchedBy: 'providerID' };
     continueToken = page.metadata?._continue || undefined;
   } while (continueToken);
-
-  const dnsName = privateDnsName ? await privateDnsName() : undefined;
-  if (!dnsName) return undefined;
-  const node = await getNode(kube, dnsName);
-  // A node of that name that belongs to another instance is not ours.
-  if (!node || (node.spec?.providerID && !providerIdMatches(node.spec.providerID, instanceId))) return undefined;
-  return { name: dnsName, matchedBy: 'privateDnsName' };
+  return undefined;
 }
+
+/** A Kubernetes node name (DNS subdomain): anything else is not worth a request. */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export async function getNode(kube: KubeClient, name: string): Promise<k8s.V1Node | undefined> {
   try {
@@ -85,7 +101,51 @@ export async function cordonNode(kube: KubeClient, name: string, taintValue: str
   throw new KubeApiError(`cordon ${name}: the node kept changing under us`, 409, true);
 }
 
-type JsonPatchOp = { op: 'test' | 'add' | 'replace'; path: string; value: unknown };
+export type UncordonOutcome = 'uncordoned' | 'not-ours' | 'node-gone';
+
+/**
+ * Lifts what cordonNode added — our taint, unschedulable, the
+ * exclude-from-load-balancers label — so the node takes pods again. Only a
+ * node that carries our taint is touched: a cordon someone else set stays.
+ * Guarded by the resourceVersion like the cordon.
+ */
+export async function uncordonNode(kube: KubeClient, name: string): Promise<UncordonOutcome> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const node = await getNode(kube, name);
+    if (!node) return 'node-gone';
+    const patch = uncordonPatch(node);
+    if (patch.length === 0) return 'not-ours';
+    try {
+      await kube.call(`uncordon ${name}`, ({ core }, options) => core.patchNode({ name, body: patch }, options));
+      return 'uncordoned';
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 422) && attempt < 5) continue;
+      if (err instanceof KubeApiError && err.status === 404) return 'node-gone';
+      throw err;
+    }
+  }
+  throw new KubeApiError(`uncordon ${name}: the node kept changing under us`, 409, true);
+}
+
+export function uncordonPatch(node: k8s.V1Node): JsonPatchOp[] {
+  const taints = node.spec?.taints ?? [];
+  if (!taints.some((t) => t.key === DRAIN_TAINT_KEY)) return [];
+  // Remove our taint by its index (tested), leaving the others untouched: rewriting
+  // the list would re-serialize their timeAdded, which is not ours to change.
+  const index = taints.findIndex((t) => t.key === DRAIN_TAINT_KEY);
+  const ops: JsonPatchOp[] = [
+    { op: 'test', path: '/metadata/resourceVersion', value: node.metadata?.resourceVersion },
+    { op: 'test', path: `/spec/taints/${index}/key`, value: DRAIN_TAINT_KEY },
+    { op: 'remove', path: `/spec/taints/${index}` },
+  ];
+  if (node.spec?.unschedulable) ops.push({ op: 'replace', path: '/spec/unschedulable', value: false });
+  if (node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined) {
+    ops.push({ op: 'remove', path: `/metadata/labels/${EXCLUDE_FROM_LB_LABEL.replace('/', '~1')}` });
+  }
+  return ops;
+}
+
+type JsonPatchOp = { op: 'test' | 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 export function cordonPatch(node: k8s.V1Node, taintValue: string): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];

@@ -1,17 +1,24 @@
 /**
- * The Auto Scaling lifecycle hook calls: read the hook's timeouts, keep the
- * action alive, complete it. Heartbeat and complete are idempotent from the
+ * The Auto Scaling calls: read the hook's timeouts, keep the action alive,
+ * complete it — by instance id, group and hook, never by token (the drain
+ * carries no token) — and read what the drain re-derives its facts from: an
+ * instance's group and lifecycle state, the groups' instances, the scaling
+ * activity of a termination. Heartbeat and complete are idempotent from the
  * workflow's point of view: "no active lifecycle action" means someone (a
  * previous attempt, a timeout) already ended it, which is a result, not an error.
  */
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
+  DescribeScalingActivitiesCommand,
   RecordLifecycleActionHeartbeatCommand,
   type AutoScalingClientConfig,
 } from '@aws-sdk/client-auto-scaling';
-import type { LifecycleAction, LifecycleResult } from '../core/drain-state';
+import type { ActivityView } from '../core/claims';
+import type { LifecycleResult } from '../core/drain-state';
 import { ConfigurationError, awsErrorName, toAdapterError } from './errors';
 
 /**
@@ -38,6 +45,23 @@ const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 3600;
 const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
 
 const NOT_ACTIVE = /No active Lifecycle Action found/i;
+
+/** Which lifecycle action a heartbeat or completion is for: Auto Scaling accepts these instead of the token. */
+export interface ActionTarget {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  instanceId: string;
+}
+
+export interface AutoScalingInstance {
+  instanceId: string;
+  autoScalingGroupName: string;
+  lifecycleState: string;
+  availabilityZone?: string;
+}
+
+/** Scaling activities read per group when looking for a termination: the newest come first. */
+const ACTIVITY_PAGES = 3;
 
 export class LifecycleHooks {
   constructor(private readonly client: AutoScalingClient) {}
@@ -67,17 +91,17 @@ export class LifecycleHooks {
     };
   }
 
-  async recordHeartbeat(action: LifecycleAction): Promise<'recorded' | 'not-active'> {
+  async recordHeartbeat(action: ActionTarget): Promise<'recorded' | 'not-active'> {
     try {
       await this.client.send(new RecordLifecycleActionHeartbeatCommand(target(action)));
       return 'recorded';
     } catch (error) {
       if (isNotActive(error)) return 'not-active';
-      throw mapError(error, `RecordLifecycleActionHeartbeat ${describe(action)}`, action.lifecycleActionToken);
+      throw mapError(error, `RecordLifecycleActionHeartbeat ${describe(action)}`);
     }
   }
 
-  async complete(action: LifecycleAction, result: LifecycleResult): Promise<'completed' | 'not-active'> {
+  async complete(action: ActionTarget, result: LifecycleResult): Promise<'completed' | 'not-active'> {
     try {
       await this.client.send(
         new CompleteLifecycleActionCommand({ ...target(action), LifecycleActionResult: result }),
@@ -85,25 +109,90 @@ export class LifecycleHooks {
       return 'completed';
     } catch (error) {
       if (isNotActive(error)) return 'not-active';
-      throw mapError(error, `CompleteLifecycleAction ${describe(action)}`, action.lifecycleActionToken);
+      throw mapError(error, `CompleteLifecycleAction ${describe(action)}`);
     }
+  }
+
+  /** The instance's group and lifecycle state; undefined when it belongs to no group (or is gone). */
+  async describeInstance(instanceId: string): Promise<AutoScalingInstance | undefined> {
+    let found;
+    try {
+      ({ AutoScalingInstances: found } = await this.client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })));
+    } catch (error) {
+      throw mapError(error, `DescribeAutoScalingInstances ${instanceId}`);
+    }
+    const instance = found?.find((i) => i.InstanceId === instanceId);
+    if (!instance?.AutoScalingGroupName || !instance.LifecycleState) return undefined;
+    return {
+      instanceId,
+      autoScalingGroupName: instance.AutoScalingGroupName,
+      lifecycleState: instance.LifecycleState,
+      availabilityZone: instance.AvailabilityZone,
+    };
+  }
+
+  /** The groups' instances (warm pools excluded) with their lifecycle states, every page. */
+  async groupInstances(autoScalingGroupNames: string[]): Promise<AutoScalingInstance[]> {
+    const instances: AutoScalingInstance[] = [];
+    // The API takes up to 100 names per call.
+    for (let i = 0; i < autoScalingGroupNames.length; i += 100) {
+      let nextToken: string | undefined;
+      do {
+        let page;
+        try {
+          page = await this.client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: autoScalingGroupNames.slice(i, i + 100), NextToken: nextToken }));
+        } catch (error) {
+          throw mapError(error, 'DescribeAutoScalingGroups');
+        }
+        for (const group of page.AutoScalingGroups ?? []) {
+          for (const instance of group.Instances ?? []) {
+            if (!instance.InstanceId || !instance.LifecycleState || !group.AutoScalingGroupName) continue;
+            instances.push({
+              instanceId: instance.InstanceId,
+              autoScalingGroupName: group.AutoScalingGroupName,
+              lifecycleState: instance.LifecycleState,
+              availabilityZone: instance.AvailabilityZone,
+            });
+          }
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+    }
+    return instances;
+  }
+
+  /** The group's newest scaling activities (a few pages, newest first). */
+  async recentActivities(autoScalingGroupName: string): Promise<ActivityView[]> {
+    const activities: ActivityView[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < ACTIVITY_PAGES; page++) {
+      let answer;
+      try {
+        answer = await this.client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: autoScalingGroupName, MaxRecords: 100, NextToken: nextToken }));
+      } catch (error) {
+        throw mapError(error, `DescribeScalingActivities ${autoScalingGroupName}`);
+      }
+      for (const a of answer.Activities ?? []) {
+        if (!a.ActivityId || !a.StartTime) continue;
+        activities.push({ activityId: a.ActivityId, description: a.Description ?? '', statusCode: a.StatusCode ?? '', startTime: new Date(a.StartTime).getTime() });
+      }
+      nextToken = answer.NextToken;
+      if (!nextToken) break;
+    }
+    return activities;
   }
 }
 
-// Both identifiers, as the API accepts: the token names this very action, the
-// instance id makes the call readable in CloudTrail. An event too broken to
-// carry a token can still be released by instance id alone.
-function target(action: LifecycleAction) {
+function target(action: ActionTarget) {
   return {
     AutoScalingGroupName: action.autoScalingGroupName,
     LifecycleHookName: action.lifecycleHookName,
-    ...(action.lifecycleActionToken ? { LifecycleActionToken: action.lifecycleActionToken } : {}),
     InstanceId: action.instanceId,
   };
 }
 
-function describe(action: LifecycleAction): string {
-  return `${action.autoScalingGroupName}/${action.lifecycleHookName} ${action.instanceId} token ${action.tokenHash}`;
+function describe(action: ActionTarget): string {
+  return `${action.autoScalingGroupName}/${action.lifecycleHookName} ${action.instanceId}`;
 }
 
 // Already completed, timed out, or abandoned: "No active Lifecycle Action found
@@ -113,16 +202,10 @@ function isNotActive(error: unknown): boolean {
 }
 
 /**
- * Auto Scaling reports a bad request (an unknown group or hook, a malformed
- * token) as ValidationError, which retrying cannot fix. Its messages may quote
- * the lifecycle token, which logs must only show as its hash: the token is
- * scrubbed from the SDK error before it travels on as `cause`.
+ * Auto Scaling reports a bad request (an unknown group or hook) as
+ * ValidationError, which retrying cannot fix.
  */
-function mapError(error: unknown, context: string, token?: string): Error {
-  if (token && error instanceof Error) {
-    error.message = error.message.split(token).join('<token>');
-    if (error.stack) error.stack = error.stack.split(token).join('<token>');
-  }
+function mapError(error: unknown, context: string): Error {
   if (awsErrorName(error) === 'ValidationError') {
     return new ConfigurationError(`${context} failed: ValidationError: ${(error as Error).message}`, { cause: error });
   }

@@ -5,8 +5,11 @@
  * state → state: easy to test, and safe to redrive because it re-reads the
  * world instead of trusting what it did before.
  *
- * The lifecycle token is in the state because CompleteLifecycleAction needs it;
- * logs only ever show `tokenHash`.
+ * Nothing in the state is trusted: every step re-derives the instance, its
+ * node, the hook and the deadline from Auto Scaling, EC2 and the cluster, and
+ * takes its policies from its own configuration. The lifecycle token is not
+ * in the state at all: heartbeat and complete go by instance id, group and
+ * hook; `tokenHash` only correlates logs with the event.
  */
 
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
@@ -18,12 +21,16 @@ export interface LifecycleAction {
   autoScalingGroupName: string;
   lifecycleHookName: string;
   instanceId: string;
-  lifecycleActionToken: string;
-  /** First 16 hex characters of sha256(token): safe to log and to put in names. */
-  tokenHash: string;
-  /** When the lifecycle action started (the event's `time`), ISO 8601. */
+  /** First 16 hex characters of sha256(token), when the drain began with the event: log correlation only. */
+  tokenHash?: string;
+  /** The termination's scaling activity (the drain's claim), when Auto Scaling holds the instance for our hook. */
+  activityId?: string;
+  /** When the lifecycle action started (the activity's StartTime; a Spot drain: the notice), ISO 8601. */
   startedAt: string;
 }
+
+/** What started a drain. */
+export type DrainTrigger = 'event' | 'sweep' | 'spot-warning';
 
 /** Where the workflow goes next; the Choice states route on it. */
 export type NextStep =
@@ -45,7 +52,11 @@ export type CompletionReason =
   | 'deadline-abandon'
   | 'error'
   /** The action ended without us: completed by someone else, or timed out. */
-  | 'ended-elsewhere';
+  | 'ended-elsewhere'
+  /** The instance is not one a drain may act on (not waiting on our hook, not interrupted): nothing done. */
+  | 'refused'
+  /** A Spot drain ran its two minutes: there was no lifecycle action to complete. */
+  | 'spot-interrupted';
 
 export interface DrainSummary {
   /** Nothing left that must be evicted or waited for. */
@@ -81,6 +92,12 @@ export interface DrainSummary {
   volumesWaitSince?: string;
   /** The eviction tier being worked on (normal, daemonset, critical, critical-daemonset). */
   tier?: string;
+  /**
+   * Pods waited for rather than evicted (karpenter.sh/do-not-disrupt,
+   * cluster-autoscaler safe-to-evict "false", Job pods when opted in), the
+   * first ones with when each is evicted at the latest (ISO); `count` is the total.
+   */
+  waitedFor?: { count: number; pods: Array<{ pod: string; reason: string; evictAt: string }>; nextEvictAt?: string };
 }
 
 export interface DrainState {
@@ -90,8 +107,10 @@ export interface DrainState {
   /** 0 for the first execution, +1 for each continue-as-new. */
   generation: number;
   next: NextStep;
-  /** Kubernetes node of the instance, once Prepare found it (null: no such node). */
+  /** Kubernetes node of the instance, as the last step found it from the instance (null: no such node). Never read back as an input. */
   nodeName?: string | null;
+  /** Set when EC2 is about to interrupt the Spot instance: the drain has two minutes from the notice, and sends no heartbeats. */
+  spot?: { noticeAt: string; instanceAction: 'terminate' | 'stop' | 'hibernate' };
   hook?: {
     heartbeatTimeoutSeconds: number;
     globalTimeoutSeconds: number;
@@ -131,8 +150,8 @@ export interface DrainState {
   result?: {
     lifecycleResult: LifecycleResult;
     reason: CompletionReason;
-    /** Filled by Complete: did we complete it, or was it already over? */
-    outcome?: 'completed' | 'already-completed';
+    /** Filled by Complete: did we complete it, was it already over, or was there none (a Spot drain)? */
+    outcome?: 'completed' | 'already-completed' | 'no-lifecycle-action';
     completedAt?: string;
     detail?: string;
   };
@@ -142,10 +161,16 @@ export interface DrainState {
   error?: { Error: string; Cause: string };
 }
 
-/** Input of the first execution, written by the start-drain function. */
+/**
+ * Input of the first execution, written by start-drain or the sweep. Only the
+ * instance id is read, and only to be checked against Auto Scaling and EC2.
+ */
 export interface DrainStartInput {
-  action: LifecycleAction;
+  instanceId: string;
   executionBase: string;
-  /** Request id of the start-drain invocation: makes a duplicate's input differ, so Step Functions rejects it by name. */
+  trigger: DrainTrigger;
+  /** sha256 prefix of the event's token, for log correlation. */
+  tokenHash?: string;
+  /** Request id of the starting invocation: makes a duplicate's input differ, so Step Functions rejects it by name. */
   requestId: string;
 }

@@ -1,6 +1,6 @@
 import { keyOf, type PdbView, type PodView } from './kube-types';
 import { selectorMatches } from './label-selector';
-import { classifyPod, EVICTION_TIERS, evictionTier, type EvictionTier } from './pod-filters';
+import { classifyPod, EVICTION_TIERS, evictionTier, type EvictionTier, type HoldPolicy } from './pod-filters';
 
 /**
  * Which pods one drain round evicts. The round is idempotent: it re-reads the
@@ -32,6 +32,8 @@ export interface PlanOptions {
    * @default none
    */
   alreadyRequested?: ReadonlySet<string>;
+  /** Pods that ask to be waited for are held, not evicted (see pod-filters' hold). @default none: evicted */
+  hold?: HoldPolicy;
 }
 
 /**
@@ -93,9 +95,9 @@ export function planEvictions(
   const alreadyRequested = opts.alreadyRequested ?? new Set<string>();
   const byKey = (a: PodView, b: PodView) => compareKeys(keyOf(a), keyOf(b));
 
-  const tier = currentTier(pods, now);
+  const tier = currentTier(pods, now, opts.hold);
   const candidates = pods
-    .filter((pod) => classifyPod(pod, now).action === 'evict' && !alreadyRequested.has(keyOf(pod)))
+    .filter((pod) => classifyPod(pod, now, opts.hold).action === 'evict' && !alreadyRequested.has(keyOf(pod)))
     .sort(byKey);
   const plan: EvictionPlan = {
     evictNow: [],
@@ -134,12 +136,15 @@ export function planEvictions(
   return plan;
 }
 
-/** The first tier with a pod still to evict or still terminating (not stuck). */
-export function currentTier(pods: readonly PodView[], now: number): EvictionTier | undefined {
+/**
+ * The first tier with a pod still to evict, held (a job waited for may need
+ * DNS and its log shipper until it ends), or still terminating (not stuck).
+ */
+export function currentTier(pods: readonly PodView[], now: number, hold?: HoldPolicy): EvictionTier | undefined {
   const holding = new Set<EvictionTier>();
   for (const pod of pods) {
-    const verdict = classifyPod(pod, now);
-    if (verdict.action === 'evict' || (verdict.action === 'wait' && !verdict.stuck)) holding.add(evictionTier(pod));
+    const verdict = classifyPod(pod, now, hold);
+    if (verdict.action === 'evict' || verdict.action === 'hold' || (verdict.action === 'wait' && !verdict.stuck)) holding.add(evictionTier(pod));
   }
   return EVICTION_TIERS.find((tier) => holding.has(tier));
 }

@@ -26,6 +26,8 @@ export function lastBeatAt(state: DrainState): number {
 
 /** Moment the next heartbeat is due (ms epoch). */
 export function nextHeartbeatAt(state: DrainState): number {
+  // A Spot drain has two minutes that no heartbeat extends.
+  if (state.spot) return Infinity;
   return heartbeatDueAt(lastBeatAt(state), requireHook(state).heartbeatTimeoutSeconds);
 }
 
@@ -79,7 +81,9 @@ export function decideAfterRound(state: DrainState, summary: DrainSummary, now: 
   // Wake up in time for the next heartbeat (counted from now if we beat now),
   // for the deadline policy, and for the hard stop.
   const nextBeat = heartbeatNow ? heartbeatDueAt(now, requireHook(state).heartbeatTimeoutSeconds) : heartbeatAt;
-  const wakeAt = Math.min(now + delay, nextBeat, deadline.actedAt ? hardStop - MIN_WAIT_MS : ms(deadline.actAt));
+  // A pod waited for is evicted at its evictAt, so that it gets all of its grace.
+  const holdEnds = summary.waitedFor?.nextEvictAt ? ms(summary.waitedFor.nextEvictAt) : Infinity;
+  const wakeAt = Math.min(now + delay, nextBeat, holdEnds, deadline.actedAt ? hardStop - MIN_WAIT_MS : ms(deadline.actAt));
   return {
     next: heartbeatNow ? 'heartbeat' : 'wait',
     waitUntil: iso(Math.max(wakeAt, now + 1000)),

@@ -1,6 +1,6 @@
 import type { EvictionPlan } from './eviction-plan';
 import { keyOf, type PodView } from './kube-types';
-import { classifyPod, type EvictionTier, type LeaveReason, type PodWarning } from './pod-filters';
+import { classifyPod, type EvictionTier, type HoldPolicy, type HoldReason, type LeaveReason, type PodWarning } from './pod-filters';
 
 /**
  * What one drain round found on the node. The caller decides from it whether to
@@ -52,10 +52,15 @@ export interface NodeStatus {
   leftAlone: Array<{ pod: string; reason: LeaveReason }>;
   /** One entry per warning of each evictable pod (a pod may have two). */
   warnings: Array<{ pod: string; warning: PodWarning }>;
+  /** Pods waited for rather than evicted (pod-filters' hold), with when each is evicted at the latest (ms epoch). */
+  held: Array<{ pod: string; reason: HoldReason; evictAt: number }>;
 }
 
-/** `volumeAttachments`: the node's VolumeAttachments still to wait for, once the pods are gone (see blockingVolumeAttachments). */
-export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, volumeAttachments: string[] = []): NodeStatus {
+/**
+ * `volumeAttachments`: the node's VolumeAttachments still to wait for, once the pods are gone (see blockingVolumeAttachments).
+ * `hold`: pods that ask to be waited for are held (see pod-filters' hold).
+ */
+export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, volumeAttachments: string[] = [], hold?: HoldPolicy): NodeStatus {
   const status: NodeStatus = {
     drained: true,
     podsGone: true,
@@ -71,10 +76,11 @@ export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, 
     finished: 0,
     leftAlone: [],
     warnings: [],
+    held: [],
   };
   const sorted = [...pods].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
   for (const pod of sorted) {
-    const verdict = classifyPod(pod, now);
+    const verdict = classifyPod(pod, now, hold);
     const key = keyOf(pod);
     switch (verdict.action) {
       case 'none':
@@ -92,13 +98,16 @@ export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, 
         status.earliestExpectedEnd = Math.min(status.earliestExpectedEnd ?? Infinity, verdict.expectedEnd);
         status.latestExpectedEnd = Math.max(status.latestExpectedEnd ?? -Infinity, verdict.expectedEnd);
         break;
+      case 'hold':
+        status.held.push({ pod: key, reason: verdict.reason, evictAt: verdict.evictAt });
+        break;
       case 'evict':
         status.evictable += 1;
         status.warnings.push(...verdict.warnings.map((warning) => ({ pod: key, warning })));
         break;
     }
   }
-  status.podsGone = status.evictable === 0 && status.terminating === status.stuck.length;
+  status.podsGone = status.evictable === 0 && status.terminating === status.stuck.length && status.held.length === 0;
   status.drained = status.podsGone && status.volumeAttachments.length === 0;
   return status;
 }

@@ -15,8 +15,10 @@ import { toleratesDrainTaint, toleratesUnschedulable } from './taints';
  * anyway, so they are evicted and the operator is told.
  * - emptyDir: the pod's emptyDir data is lost with it.
  * - unreplicated: no controller will recreate the pod elsewhere (none, or it was deleted).
+ * - waited: the pod asked to be waited for (see `hold`) and did not finish in
+ *   time: it is evicted now, so that it still gets all of its grace period.
  */
-export type PodWarning = 'emptyDir' | 'unreplicated';
+export type PodWarning = 'emptyDir' | 'unreplicated' | 'waited';
 
 /**
  * Karpenter's eviction order (terminator.Evict): a tier is evicted only once
@@ -53,13 +55,54 @@ export type LeaveReason = 'daemonset' | 'mirror' | 'tolerates-drain';
  *   grace period runs out. `stuck` is true once `now` is more than 60 s past it,
  *   Karpenter's sign of a pod the kubelet is not going to finish (a finalizer, a
  *   dead kubelet).
+ * - hold: the pod asks not to be disrupted (`reason`: the annotation
+ *   karpenter.sh/do-not-disrupt "true" or cluster-autoscaler.kubernetes.io/
+ *   safe-to-evict "false", or 'job' when the operator opted in for every pod
+ *   of a Job): it is not evicted but waited for, until it finishes on its own
+ *   or until `evictAt` (ms epoch), the latest moment an eviction still leaves
+ *   it all of its grace period before the deadline policy acts. Only with a
+ *   HoldPolicy: without one (no deadline known) such pods are evicted.
  * - evict: send an eviction, in its tier's turn.
  */
 export type PodVerdict =
   | { action: 'none'; reason: 'finished' }
   | { action: 'wait'; reason: 'terminating'; expectedEnd: number; stuck: boolean }
   | { action: 'leave'; reason: LeaveReason }
+  | { action: 'hold'; reason: HoldReason; evictAt: number }
   | { action: 'evict'; tier: EvictionTier; warnings: PodWarning[] };
+
+export type HoldReason = 'do-not-disrupt' | 'safe-to-evict' | 'job';
+
+/**
+ * How the drain treats pods that ask to be waited for.
+ * - `waitUntil`: when the deadline policy acts (the deadline's actAt, ms epoch);
+ *   a held pod is evicted at the latest at waitUntil − its grace − HOLD_MARGIN_MS.
+ * - `waitForJobPods`: also wait for every pod owned by a Job (opt-in).
+ */
+export interface HoldPolicy {
+  waitUntil: number;
+  waitForJobPods?: boolean;
+}
+
+/** Between a held pod's grace end and the deadline policy: a drain round and the kubelet's report. */
+export const HOLD_MARGIN_MS = 60_000;
+
+/** Karpenter's annotation (pkg/apis/v1 DoNotDisruptAnnotationKey). */
+export const DO_NOT_DISRUPT_ANNOTATION = 'karpenter.sh/do-not-disrupt';
+/** cluster-autoscaler's annotation: "false" keeps it from removing the node. */
+export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+
+/** Why the pod asks to be waited for, if it does. */
+export function holdReason(pod: PodView, policy: Pick<HoldPolicy, 'waitForJobPods'>): HoldReason | undefined {
+  if (pod.annotations[DO_NOT_DISRUPT_ANNOTATION] === 'true') return 'do-not-disrupt';
+  if (pod.annotations[SAFE_TO_EVICT_ANNOTATION] === 'false') return 'safe-to-evict';
+  if (policy.waitForJobPods && pod.controllerKind === 'Job') return 'job';
+  return undefined;
+}
+
+/** The latest moment to evict a held pod and still give it all of its grace before `waitUntil`. */
+export const holdEvictAt = (pod: PodView, policy: HoldPolicy): number =>
+  policy.waitUntil - pod.terminationGracePeriodSeconds * 1000 - HOLD_MARGIN_MS;
 
 /** Karpenter's grace past a pod's deletionTimestamp before it calls the pod stuck. */
 export const STUCK_AFTER_MS = 60_000;
@@ -113,7 +156,7 @@ export function evictionTier(pod: PodView): EvictionTier {
 
 export interface PodFilter {
   name: string;
-  verdict(pod: PodView, now: number): PodVerdict | undefined;
+  verdict(pod: PodView, now: number, policy?: HoldPolicy): PodVerdict | undefined;
 }
 
 /**
@@ -123,6 +166,9 @@ export interface PodFilter {
  * - daemonset, mirror and tolerates-drain come before terminating: like
  *   Karpenter (IsWaitingEviction), the drain never touches nor waits for pods
  *   that would come straight back, even mid-deletion.
+ * - hold comes after terminating (a held pod being deleted anyway is waited
+ *   for as any other) and before evict; past its evictAt the pod falls through
+ *   to evict, with the 'waited' warning.
  * - evict is the fallback: emptyDir and unreplicated only add warnings, because
  *   the node leaves with or without them (kubectl would stop without flags).
  *   DaemonSet pods that do not tolerate our taint get here: they are not
@@ -158,21 +204,31 @@ export const podFilters: ReadonlyArray<PodFilter> = [
           },
   },
   {
+    name: 'hold',
+    verdict: (pod, now, policy) => {
+      const reason = policy && holdReason(pod, policy);
+      if (!policy || !reason) return undefined;
+      const evictAt = holdEvictAt(pod, policy);
+      return now < evictAt ? { action: 'hold', reason, evictAt } : undefined;
+    },
+  },
+  {
     name: 'evict',
-    verdict: (pod) => ({
+    verdict: (pod, _now, policy) => ({
       action: 'evict',
       tier: evictionTier(pod),
       warnings: [
         ...(pod.hasEmptyDir ? (['emptyDir'] as const) : []),
         ...(!hasLiveController(pod) ? (['unreplicated'] as const) : []),
+        ...(policy && holdReason(pod, policy) ? (['waited'] as const) : []),
       ],
     }),
   },
 ];
 
-export function classifyPod(pod: PodView, now: number): PodVerdict {
+export function classifyPod(pod: PodView, now: number, policy?: HoldPolicy): PodVerdict {
   for (const filter of podFilters) {
-    const verdict = filter.verdict(pod, now);
+    const verdict = filter.verdict(pod, now, policy);
     if (verdict) return verdict;
   }
   // Unreachable while 'evict' is last and total; kept so a reordering fails loudly.

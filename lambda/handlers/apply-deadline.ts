@@ -11,15 +11,33 @@ import type { DrainState } from '../core/drain-state';
 import { HISTORY_EVENTS } from '../core/history-budget';
 import { MIN_WAIT_MS } from '../core/pacing';
 import { forceDeletePods } from '../adapters/kube-drain';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
+import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
+import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
-export const makeApplyDeadline = workflowStep<DrainState, 'kube'>('ApplyDeadlinePolicy', async (state, deps, timeLeftMs) => {
+export const makeApplyDeadline = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('ApplyDeadlinePolicy', async (input, deps, timeLeftMs) => {
   const { clock, logger, metrics } = deps;
-  const deadline = state.deadline;
-  if (!deadline || !state.nodeName) throw new Error('ApplyDeadlinePolicy needs the node and deadline from Prepare');
+  // Identity: the instance checked again, its node, deadline and policy derived
+  // afresh (Auto Scaling, EC2, the cluster, this function's configuration).
+  const check = await checkInstance(deps, input.action?.instanceId);
+  if (!check.ok) return refused(input, check, deps);
+  const derived = await deriveDrain(deps, check.target, { tokenHash: input.action.tokenHash });
+  if (clock.now() < Date.parse(derived.deadline.actAt)) {
+    logger.warn('the deadline is not reached yet: nothing forced', { actAt: derived.deadline.actAt });
+    return { ...input, deadline: derived.deadline, next: 'wait', waitUntil: derived.deadline.actAt };
+  }
+  // Only force-delete touches the cluster (and only then has this function an identity there).
+  const node = derived.deadline.policy === 'force-delete' ? await nodeOf(deps, check.target, timeLeftMs, { candidate: input.nodeName }) : undefined;
+  if (derived.deadline.policy === 'force-delete' && !node) {
+    return { ...input, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } };
+  }
+  const state: DrainState = { ...input, nodeName: node?.name ?? input.nodeName, spot: derived.spot, deadline: { ...derived.deadline, actedAt: input.deadline?.actedAt } };
+  const deadline = state.deadline!;
+  if (!deadline) throw new Error('ApplyDeadlinePolicy needs the deadline');
   count(metrics, Metric.DeadlinesReached);
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
   const loop = { ...state.loop, historyEvents };
@@ -36,7 +54,7 @@ export const makeApplyDeadline = workflowStep<DrainState, 'kube'>('ApplyDeadline
     return { ...state, loop, next: 'complete', result: { lifecycleResult, reason: `deadline-${deadline.policy}` } };
   }
 
-  const deleted = await forceDeletePods(deps.kube(timeLeftMs), state.nodeName, Date.parse(deadline.hardLimitAt), (event) =>
+  const deleted = await forceDeletePods(deps.kube(timeLeftMs), node!.name, Date.parse(deadline.hardLimitAt), (event) =>
     logger.warn(`force-deleted ${event.pod}`, { event }),
   );
   count(metrics, Metric.PodsForceDeleted, deleted);
@@ -51,4 +69,4 @@ export const makeApplyDeadline = workflowStep<DrainState, 'kube'>('ApplyDeadline
   };
 });
 
-export const handler = withRealDeps(makeApplyDeadline, { kube: kubeApi });
+export const handler = withRealDeps(makeApplyDeadline, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

@@ -10,14 +10,29 @@ import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
 import { LifecycleActionExpiredError, expiredOnUs } from './heartbeat';
 import { countCompletion, recordDuration } from './observability';
+import { heldByHook, refused } from './target';
 import { workflowStep } from './workflow-step';
 
-export const makeComplete = workflowStep<DrainState, 'hooks'>('Complete', async (state, deps) => {
+export const makeComplete = workflowStep<DrainState, 'hooks'>('Complete', async (input, deps) => {
   const { clock, logger, metrics } = deps;
+  const held = await heldByHook(deps, input);
+  // Prepare may have failed before it derived the action (ReleaseAfterError then gets the start input).
+  const state: DrainState = input.action
+    ? input
+    : { ...input, action: { instanceId: held.ok ? held.target.instanceId : '', autoScalingGroupName: held.ok ? held.target.autoScalingGroupName : '', lifecycleHookName: deps.config.lifecycleHookName, startedAt: new Date(clock.now()).toISOString() } };
   const result = state.error
     ? { lifecycleResult: 'CONTINUE' as const, reason: 'error' as const, detail: `${state.error.Error}: ${String(state.error.Cause).slice(0, 300)}` }
     : state.result ?? { lifecycleResult: 'CONTINUE' as const, reason: 'drained' as const };
-  const outcome = await deps.hooks.complete(state.action, result.lifecycleResult);
+  if (!held.ok && state.spot && held.code !== 'not-ours') {
+    // A Spot drain of an instance no hook holds: nothing to complete, as expected.
+    logger.info('Spot drain over: the instance goes with its interruption', { totals: state.totals });
+    countCompletion(metrics, state.action.autoScalingGroupName, 'SpotInterrupted');
+    return { ...state, next: 'done', result: { lifecycleResult: 'CONTINUE', reason: 'spot-interrupted', outcome: 'no-lifecycle-action', completedAt: new Date(clock.now()).toISOString() } };
+  }
+  if (!held.ok && held.code !== 'ended') return refused(state, held, deps);
+  const target = { instanceId: state.action.instanceId, autoScalingGroupName: held.ok ? held.target.autoScalingGroupName : state.action.autoScalingGroupName, lifecycleHookName: deps.config.lifecycleHookName };
+  // Past the hook: nothing to complete, as Auto Scaling would answer.
+  const outcome = held.ok ? await deps.hooks.complete(target, result.lifecycleResult) : 'not-active';
   const now = clock.now();
   if (outcome === 'not-active' && !state.error && expiredOnUs(state, now)) {
     throw new LifecycleActionExpiredError(

@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../core/clock';
 import { HISTORY_EVENTS_BUDGET } from '../core/history-budget';
 import type { DeadlinePolicy } from '../core/drain-state';
 import type { DrainExecutions } from '../adapters/executions';
+import type { Ec2Instance, SpotRequestStatus } from '../adapters/instances';
 import type { KubeClient } from '../adapters/kube-client';
 import type { LifecycleHooks } from '../adapters/lifecycle';
 import { ConfigurationError } from '../adapters/errors';
@@ -30,6 +31,17 @@ export interface HandlerConfig {
   stateMachineArn?: string;
   /** History events per execution before continuing in a new one (HISTORY_EVENTS_BUDGET, at most 20,000). */
   historyEventsBudget: number;
+  /** The groups drains may act on (AUTO_SCALING_GROUP_NAMES, comma-separated): nothing else, whatever an input says. */
+  autoScalingGroupNames: string[];
+  /** Our terminate hook (LIFECYCLE_HOOK_NAME): heartbeats and completions name it. */
+  lifecycleHookName: string;
+  /** Our launch hook for instances back from a warm pool (LAUNCH_HOOK_NAME), if warm pools are handled. */
+  launchHookName?: string;
+  /** Account and region events must come from (ACCOUNT_ID, AWS_REGION). */
+  accountId?: string;
+  region?: string;
+  /** Wait for every pod owned by a Job as for a do-not-disrupt pod (WAIT_FOR_JOB_PODS=true). */
+  waitForJobPods?: boolean;
 }
 
 /** What every handler gets, whatever it calls. */
@@ -42,9 +54,13 @@ export interface BaseDeps extends Observability {
 export interface Capabilities {
   /** A Kubernetes client whose retries stop `timeLeftMs` from now. */
   kube(timeLeftMs: number): KubeClient;
-  hooks: Pick<LifecycleHooks, 'describeHook' | 'recordHeartbeat' | 'complete'>;
-  privateDnsName(instanceId: string): Promise<string | undefined>;
-  executions: Pick<DrainExecutions, 'start'>;
+  hooks: Pick<LifecycleHooks, 'describeHook' | 'recordHeartbeat' | 'complete' | 'describeInstance' | 'groupInstances' | 'recentActivities'>;
+  /** EC2: what an instance is (DNS name, Spot request) and whether EC2 is about to interrupt it. */
+  ec2: {
+    describeInstance(instanceId: string): Promise<Ec2Instance | undefined>;
+    spotRequestStatus(requestId: string): Promise<SpotRequestStatus | undefined>;
+  };
+  executions: Pick<DrainExecutions, 'start' | 'running' | 'stop'>;
 }
 export type Capability = keyof Capabilities;
 
@@ -72,6 +88,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
     watchSeconds: Number(env.WATCH_SECONDS ?? 60) || 0,
     stateMachineArn: env.STATE_MACHINE_ARN,
     historyEventsBudget: Math.min(Number(env.HISTORY_EVENTS_BUDGET ?? HISTORY_EVENTS_BUDGET) || HISTORY_EVENTS_BUDGET, 20_000),
+    autoScalingGroupNames: (env.AUTO_SCALING_GROUP_NAMES ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+    lifecycleHookName: env.LIFECYCLE_HOOK_NAME ?? '',
+    launchHookName: env.LAUNCH_HOOK_NAME || undefined,
+    accountId: env.ACCOUNT_ID || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    waitForJobPods: env.WAIT_FOR_JOB_PODS === 'true',
   };
 }
 

@@ -13,10 +13,14 @@ import { continuationName } from '../core/lifecycle-event';
 import type { NodeStatus } from '../core/node-status';
 import { decideAfterRound, roundEndsBy, type Routing } from '../core/next-step';
 import { MIN_WAIT_MS } from '../core/pacing';
+import { KubeApiError } from '../adapters/kube-client';
 import { drainRound, type DrainEvent } from '../adapters/kube-drain';
-import { KubeApiError, TransientError } from '../adapters/errors';
+import { TransientError } from '../adapters/errors';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
-import { withRealDeps, type BaseDeps } from './deps';
+import { ec2Instances } from './capabilities/instances';
+import { withRealDeps, type BaseDeps, type DepsWith } from './deps';
+import { checkInstance, deriveDrain, nodeOf, refused } from './target';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -46,8 +50,12 @@ export class DrainFailedError extends Error {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
 
-export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async (state, deps, timeLeftMs) => {
+export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('DrainStep', async (input, deps, timeLeftMs) => {
   const { clock, config, logger, metrics } = deps;
+  // Identity: the instance checked again, its node found from it (never from the input).
+  const verified = await verifiedRound(input, deps, timeLeftMs);
+  if ('done' in verified) return verified.done;
+  const state = verified.state;
   if (!state.nodeName || !state.deadline) throw new Error('DrainStep needs the node and deadline from Prepare');
   const started = clock.now();
   const watchLimit = Math.min(roundEndsBy(state), started + timeLeftMs);
@@ -60,6 +68,8 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
 
   let summary: DrainSummary;
   let volumesDetachedSeen = false;
+  /** Pods the previous round waited for: an eviction of one of them now means its wait ended. */
+  const waitedFor = new Set((state.summary?.waitedFor?.pods ?? []).map((p) => p.pod));
   try {
     const round = await drainRound(kube, {
       nodeName: state.nodeName,
@@ -69,8 +79,15 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
       // Right after Cordon (a new execution included): no round has looked at the node yet.
       ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
       volumeClaimsSeen: loop.volumeClaimsSeen ?? false,
+      // Once the deadline policy acted, nothing is waited for any more.
+      hold: state.deadline.actedAt ? undefined : { waitUntil: Date.parse(state.deadline.actAt), waitForJobPods: config.waitForJobPods },
       onEvent: (event) => {
         if (event.type === 'volumes-detached') volumesDetachedSeen = true;
+        if (event.type === 'evicted' && waitedFor.has(event.pod)) {
+          count(metrics, Metric.WaitedPodsEvicted);
+          logger.warn(`evicted ${event.pod} after waiting for it: it did not finish in time, and still gets all of its grace period`, { event });
+          return;
+        }
         logEvent(deps, event);
       },
     });
@@ -90,6 +107,8 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
     count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
     count(metrics, Metric.EvictionsForbidden, round.forbiddenRefusals);
     if (round.waitedForVolumes) count(metrics, Metric.VolumeDetachWaits);
+    count(metrics, Metric.PodsWaitedFor, round.status.held.length);
+    count(metrics, Metric.JobPodsReplacedEarly, round.jobReplacements);
     loop.apiErrorsInARow = 0;
     loop.firstApiErrorAt = undefined;
     loop.lastApiError = undefined;
@@ -142,6 +161,30 @@ export const makeDrainStep = workflowStep<DrainState, 'kube'>('DrainStep', async
   return output;
 });
 
+/**
+ * The round's target, re-derived: the instance must still be held by our hook
+ * or about to be interrupted, and the node is the one whose providerID names
+ * it. A Spot notice turns a lifecycle drain into a Spot drain (two minutes, no
+ * heartbeats) in place. A node that is gone leaves nothing to drain.
+ */
+async function verifiedRound(state: DrainState, deps: DepsWith<'hooks' | 'kube' | 'ec2'>, timeLeftMs: number): Promise<{ state: DrainState } | { done: DrainState }> {
+  const check = await checkInstance(deps, state.action?.instanceId);
+  if (!check.ok) return { done: refused(state, check, deps) };
+  const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
+  if (!node) {
+    deps.logger.warn('the node of the instance is gone: nothing left to drain');
+    return { done: { ...state, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } } };
+  }
+  let next: DrainState = { ...state, nodeName: node.name };
+  if (check.target.spot && !state.spot) {
+    const derived = await deriveDrain(deps, check.target, { tokenHash: state.action.tokenHash });
+    deps.logger.warn('EC2 is about to interrupt this Spot instance: the drain switches to the two-minute budget', { spot: derived.spot, deadline: derived.deadline });
+    count(deps.metrics, Metric.SpotSwitches);
+    next = { ...next, spot: derived.spot, deadline: derived.deadline };
+  }
+  return { state: next };
+}
+
 /** Pods were evicted, or fewer pods are left to evict or wait for than after the last round. */
 function madeProgress(before: DrainSummary | undefined, after: DrainSummary, evicted: number): boolean {
   if (evicted > 0 || !before) return true;
@@ -185,6 +228,15 @@ export function toSummary(status: NodeStatus, before?: DrainSummary, now?: numbe
         }
       : {}),
     ...(status.tier ? { tier: status.tier } : {}),
+    ...(status.held.length > 0
+      ? {
+          waitedFor: {
+            count: status.held.length,
+            pods: status.held.slice(0, MAX_LISTED_PODS).map((h) => ({ pod: h.pod, reason: h.reason, evictAt: iso(h.evictAt) })),
+            nextEvictAt: iso(Math.min(...status.held.map((h) => h.evictAt))),
+          },
+        }
+      : {}),
   };
 }
 
@@ -220,8 +272,6 @@ function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
       return logger.info(`evicted ${event.pod}`, { event });
     case 'blocked':
       return logger.info(`eviction of ${event.pod} blocked by PodDisruptionBudget ${event.pdb ?? '(unknown)'}`, { event });
-    case 'held-back':
-      return logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
     case 'misconfigured':
       return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
     case 'forbidden':
@@ -240,9 +290,19 @@ function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
       return logger.info('volumes detached', { event: { type: event.type, waitedMs: event.waitedMs } });
     case 'pod-deleted':
       return logger.info(`pod ${event.pod} is gone`, { event });
+    case 'held':
+      return logger.info(`waiting for ${event.pod} (${HOLD_REASONS[event.reason]}) to finish; evicted at ${iso(event.evictAt)} at the latest`, { event });
+    case 'job-replacement':
+      return logger.warn(`evicted ${event.pod} of Job ${event.job}: ${event.detail}`, { event });
     default:
       return logger.info(`${event.type} ${event.pod}`, { event });
   }
 }
 
-export const handler = withRealDeps(makeDrainStep, { kube: kubeApi });
+const HOLD_REASONS = {
+  'do-not-disrupt': 'karpenter.sh/do-not-disrupt',
+  'safe-to-evict': 'cluster-autoscaler.kubernetes.io/safe-to-evict=false',
+  job: 'a Job pod: WAIT_FOR_JOB_PODS',
+} as const;
+
+export const handler = withRealDeps(makeDrainStep, { hooks: lifecycleHooks, kube: kubeApi, ec2: ec2Instances });

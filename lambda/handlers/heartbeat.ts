@@ -8,14 +8,19 @@ import { HISTORY_EVENTS } from '../core/history-budget';
 import { lastBeatAt } from '../core/next-step';
 import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { withRealDeps } from './deps';
+import { heldByHook, refused } from './target';
 import { Metric, count, countCompletion } from './observability';
 import { workflowStep } from './workflow-step';
 
 export const makeHeartbeat = workflowStep<DrainState, 'hooks'>('Heartbeat', async (state, deps) => {
-  const { clock, logger, metrics } = deps;
-  const outcome = await deps.hooks.recordHeartbeat(state.action);
-  const now = clock.now();
+  const { clock, config, logger, metrics } = deps;
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.wait;
+  const held = await heldByHook(deps, state);
+  if (!held.ok && held.code !== 'ended') return { ...refused(state, held, deps), loop: { ...state.loop, historyEvents } };
+  // Past the hook: Auto Scaling answers "no active lifecycle action", handled below like any ended action.
+  const target = { instanceId: state.action.instanceId, autoScalingGroupName: held.ok ? held.target.autoScalingGroupName : state.action.autoScalingGroupName, lifecycleHookName: config.lifecycleHookName };
+  const outcome = held.ok ? await deps.hooks.recordHeartbeat(target) : 'not-active';
+  const now = clock.now();
   if (outcome === 'not-active') {
     if (expiredOnUs(state, now)) {
       // Our fault, not someone else's: the hook timed out before we beat. Fail

@@ -11,7 +11,7 @@ import type { DrainState } from '../core/drain-state';
 export const SERVICE_NAME = 'eks-graceful-drain';
 export const DEFAULT_METRICS_NAMESPACE = 'EksGracefulDrain';
 export const ASG_DIMENSION = 'AutoScalingGroupName';
-/** Dimension of DrainsCompleted: CONTINUE, ABANDON, AlreadyCompleted or NodeNotFound. */
+/** Dimension of DrainsCompleted: CONTINUE, ABANDON, AlreadyCompleted, NodeNotFound or SpotInterrupted. */
 export const RESULT_DIMENSION = 'Result';
 
 export const Metric = {
@@ -26,6 +26,12 @@ export const Metric = {
   /** 1 per drain round that ended waiting only for VolumeAttachments to detach. */
   VolumeDetachWaits: 'VolumeDetachWaits',
   PodsForceDeleted: 'PodsForceDeleted',
+  /** Pods waited for instead of evicted (do-not-disrupt…), counted once per drain round while they run. */
+  PodsWaitedFor: 'PodsWaitedFor',
+  /** Pods waited for that did not finish in time and were evicted with all of their grace. */
+  WaitedPodsEvicted: 'WaitedPodsEvicted',
+  /** Evicted Job pods whose Job starts a replacement while they still terminate (podReplacementPolicy not Failed). */
+  JobPodsReplacedEarly: 'JobPodsReplacedEarly',
   HeartbeatsSent: 'HeartbeatsSent',
   DuplicateEvents: 'DuplicateEvents',
   InvalidEvents: 'InvalidEvents',
@@ -33,6 +39,19 @@ export const Metric = {
   KubernetesApiErrors: 'KubernetesApiErrors',
   /** 1 per drain round while a drain runs past 80% of its time to the deadline. */
   DrainsNearDeadline: 'DrainsNearDeadline',
+  /** Identity: a step or start refused an input naming an instance no drain may touch (forged or stale). */
+  RefusedInputs: 'RefusedInputs',
+  /** Identity: Spot interruption drains started (two-minute budget). */
+  SpotDrainsStarted: 'SpotDrainsStarted',
+  /** Identity: lifecycle drains switched to the Spot budget (the running execution stopped, a Spot one started). */
+  SpotSwitches: 'SpotSwitches',
+  /** Identity: instances the sweep found held by our hook, and drains it had to start (their event was lost or late). */
+  SweepInstancesFound: 'SweepInstancesFound',
+  SweepDrainsStarted: 'SweepDrainsStarted',
+  /** Identity: nodes back from a warm pool, our cordon lifted. */
+  WarmPoolReturns: 'WarmPoolReturns',
+  /** Identity: nodes cordoned on an EC2 rebalance recommendation (opt-in). */
+  RebalanceCordons: 'RebalanceCordons',
 } as const;
 export type MetricName = (typeof Metric)[keyof typeof Metric];
 
@@ -57,7 +76,7 @@ export function drainKeys(state: Pick<DrainState, 'action' | 'executionBase' | '
     instanceId: state.action.instanceId,
     autoScalingGroupName: state.action.autoScalingGroupName,
     lifecycleHookName: state.action.lifecycleHookName,
-    tokenHash: state.action.tokenHash,
+    ...(state.action.tokenHash ? { tokenHash: state.action.tokenHash } : {}),
     execution: state.generation > 0 ? `${state.executionBase}-c${state.generation}` : state.executionBase,
     ...(state.nodeName ? { node: state.nodeName } : {}),
   };
@@ -67,11 +86,16 @@ export function count(metrics: Metrics, name: MetricName, value = 1): void {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
 }
 
-export function countCompletion(metrics: Metrics, asg: string, result: 'CONTINUE' | 'ABANDON' | 'AlreadyCompleted' | 'NodeNotFound') {
+export function countCompletion(metrics: Metrics, asg: string, result: 'CONTINUE' | 'ABANDON' | 'AlreadyCompleted' | 'NodeNotFound' | 'SpotInterrupted') {
   metrics
     .singleMetric()
     .addDimensions({ [ASG_DIMENSION]: asg, [RESULT_DIMENSION]: result })
     .addMetric(Metric.DrainsCompleted, MetricUnit.Count, 1);
+}
+
+/** RefusedInputs carries `service` only: a refused input's group is not to be believed. */
+export function countRefused(metrics: Metrics): void {
+  metrics.singleMetric().addMetric(Metric.RefusedInputs, MetricUnit.Count, 1);
 }
 
 export function recordDuration(metrics: Metrics, seconds: number): void {

@@ -1,20 +1,25 @@
 /**
- * start-drain: the EventBridge target. One lifecycle action, one execution:
- * the execution is named after the action (instance id + token hash), so
- * Step Functions refuses a second start of the same name and a duplicated
- * event is logged and counted, never drained twice.
+ * start-drain: the EventBridge target for terminate lifecycle actions (to EC2
+ * or into a warm pool) and Spot interruption warnings. It trusts nothing the
+ * event says: the event must come from this account and region and name a
+ * configured group, and the instance must then be, when checked, held by our
+ * hook in a configured group or marked by EC2 for interruption. The execution
+ * is named after the claim (core/claims) that the sweep derives too, so a
+ * duplicated or late event, or one the sweep already answered, starts nothing.
  *
- * An event too broken to parse but naming its group, hook and instance is
- * still drained (heartbeat and complete work by instance id); one that does
- * not even say which instance fails the invocation, so it lands in the
- * dead-letter queue and the DLQ alarm fires.
+ * An event too broken to parse but naming its instance is still drained (the
+ * instance is checked like any other); one that does not even say which
+ * instance fails the invocation, so it lands in the dead-letter queue and the
+ * DLQ alarm fires.
  */
 import type { Context } from 'aws-lambda';
-import type { DrainStartInput, LifecycleAction } from '../core/drain-state';
-import { executionName, parseLifecycleEvent, tokenHash } from '../core/lifecycle-event';
+import { parseDrainEvent } from '../core/lifecycle-event';
+import { lifecycleHooks } from './capabilities/lifecycle-hooks';
+import { ec2Instances } from './capabilities/instances';
 import { drainExecutions } from './capabilities/executions';
 import { withRealDeps, type DepsWith } from './deps';
-import { ASG_DIMENSION, Metric, count } from './observability';
+import { claimDrain } from './claim';
+import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
 
 export class InvalidLifecycleEventError extends Error {
   override readonly name = 'InvalidLifecycleEventError';
@@ -22,66 +27,88 @@ export class InvalidLifecycleEventError extends Error {
 
 export type StartDrainResult =
   | { outcome: 'started' | 'duplicate'; execution: string }
-  | { outcome: 'ignored'; reason: string };
+  | { outcome: 'ignored' | 'refused'; reason: string };
 
 export const makeStartDrain =
-  (deps: DepsWith<'executions'>) =>
+  (deps: DepsWith<'hooks' | 'ec2' | 'executions'>) =>
   async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<StartDrainResult> => {
-    const { logger, metrics, clock } = deps;
+    const { logger, metrics, clock, config } = deps;
     logger.resetKeys();
     metrics.clearDimensions();
+    const refuse = (reason: string): StartDrainResult => {
+      countRefused(metrics);
+      logger.error(`event refused: ${reason}`);
+      return { outcome: 'refused', reason };
+    };
     try {
-      const parsed = parseLifecycleEvent(event);
-      let action: LifecycleAction;
-      if (parsed.kind === 'ignore') {
-        logger.info(`event ignored: ${parsed.reason}`);
-        return { outcome: 'ignored', reason: parsed.reason };
-      } else if (parsed.kind === 'invalid') {
-        const { autoScalingGroupName, lifecycleHookName, instanceId } = parsed.partial ?? {};
-        count(metrics, Metric.InvalidEvents);
-        if (!autoScalingGroupName || !lifecycleHookName || !instanceId) {
-          logger.error(`invalid lifecycle event, and no instance to drain: ${parsed.reason}`, { partial: parsed.partial });
-          throw new InvalidLifecycleEventError(`invalid lifecycle event: ${parsed.reason}`);
+      const envelope = (typeof event === 'object' && event !== null ? event : {}) as { account?: unknown; region?: unknown };
+      if (config.accountId && envelope.account !== config.accountId) return refuse(`the event comes from account ${String(envelope.account).slice(0, 20)}, not ${config.accountId}`);
+      if (config.region && envelope.region !== config.region) return refuse(`the event comes from region ${String(envelope.region).slice(0, 30)}, not ${config.region}`);
+
+      const parsed = parseDrainEvent(event);
+      let instanceId: string;
+      let tokenHash: string | undefined;
+      let trigger: 'event' | 'spot-warning' = 'event';
+      switch (parsed.kind) {
+        case 'ignore':
+          logger.info(`event ignored: ${parsed.reason}`);
+          return { outcome: 'ignored', reason: parsed.reason };
+        case 'launch':
+        case 'rebalance':
+          logger.info(`event ignored: ${parsed.kind} events go to the node-marks function`);
+          return { outcome: 'ignored', reason: 'not-a-drain-event' };
+        case 'invalid': {
+          count(metrics, Metric.InvalidEvents);
+          const partial = parsed.partial ?? {};
+          if (!partial.instanceId) {
+            logger.error(`invalid lifecycle event, and no instance to drain: ${parsed.reason}`, { partial });
+            throw new InvalidLifecycleEventError(`invalid lifecycle event: ${parsed.reason}`);
+          }
+          if (partial.autoScalingGroupName && !config.autoScalingGroupNames.includes(partial.autoScalingGroupName)) return refuse('the event names a group that is not configured');
+          logger.error(`malformed lifecycle event (${parsed.reason}): draining by instance id anyway, once checked`, { instanceId: partial.instanceId });
+          instanceId = partial.instanceId;
+          break;
         }
-        const raw = rawDetail(event);
-        const token = typeof raw.LifecycleActionToken === 'string' ? raw.LifecycleActionToken : '';
-        // The action started when the event was emitted; only without a usable
-        // time do we take now (the deadline may then be late by the delivery delay).
-        const eventTime = Date.parse(String((event as { time?: unknown }).time));
-        action = {
-          autoScalingGroupName,
-          lifecycleHookName,
-          instanceId,
-          lifecycleActionToken: token,
-          tokenHash: tokenHash(token),
-          startedAt: new Date(Number.isFinite(eventTime) ? eventTime : clock.now()).toISOString(),
-        };
-        logger.error(`malformed lifecycle event (${parsed.reason}): draining by instance id anyway`, { instanceId });
-      } else {
-        action = parsed.action;
+        case 'terminate':
+          if (!config.autoScalingGroupNames.includes(parsed.autoScalingGroupName)) return refuse('the event names a group that is not configured');
+          if (parsed.lifecycleHookName !== config.lifecycleHookName) return refuse('the event names another lifecycle hook');
+          instanceId = parsed.instanceId;
+          tokenHash = parsed.tokenHash;
+          break;
+        case 'spot-interruption':
+          instanceId = parsed.instanceId;
+          trigger = 'spot-warning';
+          break;
       }
 
-      const name = executionName(action);
-      logger.appendKeys({ instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, tokenHash: action.tokenHash, execution: name });
-      metrics.addDimension(ASG_DIMENSION, action.autoScalingGroupName);
-      const input: DrainStartInput = { action, executionBase: name, requestId: context?.awsRequestId ?? `local-${clock.now()}` };
-      const started = await deps.executions.start(name, input);
-      if (started.outcome === 'duplicate') {
+      logger.appendKeys({ instanceId, ...(tokenHash ? { tokenHash } : {}), trigger });
+      const claim = await claimDrain(deps, instanceId, trigger, { tokenHash, requestId: context?.awsRequestId ?? `local-${clock.now()}` });
+      if (claim.outcome === 'refused') {
+        // A Spot warning for an instance of another group (or none) is normal: not ours.
+        if (trigger === 'spot-warning') {
+          logger.info(`Spot warning ignored: ${claim.reason}`);
+          return { outcome: 'ignored', reason: 'not-ours' };
+        }
+        // A late or repeated event for an action that is over: nothing left to do.
+        if (claim.code === 'ended' && parsed.kind === 'terminate') {
+          logger.info(`event ignored: the instance is no longer held by our hook (${claim.reason})`);
+          return { outcome: 'ignored', reason: 'no-longer-held' };
+        }
+        return refuse(claim.reason);
+      }
+      logger.appendKeys({ execution: claim.execution, autoScalingGroupName: claim.autoScalingGroupName });
+      metrics.addDimension(ASG_DIMENSION, claim.autoScalingGroupName);
+      if (claim.outcome === 'duplicate') {
         count(metrics, Metric.DuplicateEvents);
-        logger.info('duplicate event: this lifecycle action already has its drain', { executionArn: started.executionArn });
+        logger.info('duplicate event: this drain already has its execution (started by another event, the sweep or a Spot warning)');
       } else {
         count(metrics, Metric.DrainsStarted);
-        logger.info('drain started', { executionArn: started.executionArn });
+        logger.info(claim.kind === 'spot' ? 'Spot drain started: two minutes' : 'drain started');
       }
-      return { outcome: started.outcome, execution: name };
+      return { outcome: claim.outcome, execution: claim.execution };
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 
-function rawDetail(event: unknown): Record<string, unknown> {
-  const detail = (event as { detail?: unknown } | null)?.detail;
-  return typeof detail === 'object' && detail !== null ? (detail as Record<string, unknown>) : {};
-}
-
-export const handler = withRealDeps(makeStartDrain, { executions: drainExecutions });
+export const handler = withRealDeps(makeStartDrain, { hooks: lifecycleHooks, ec2: ec2Instances, executions: drainExecutions });

@@ -5,6 +5,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type { DrainStartInput, DrainState } from '../core/drain-state';
+import { INSTANCE_ID } from '../core/claims';
 import { KubeApiError, TransientError } from '../adapters/errors';
 import { timeLeft, type Capability, type DepsWith } from './deps';
 import { ASG_DIMENSION, drainKeys } from './observability';
@@ -19,9 +20,11 @@ export function workflowStep<I extends StepInput, K extends Capability>(step: st
     async (input: I, context?: Context): Promise<DrainState> => {
       const { logger, metrics } = deps;
       logger.resetKeys();
-      logger.appendKeys({ step, ...drainKeys({ generation: 0, nodeName: undefined, ...input }) });
+      logger.appendKeys({ step, ...inputKeys(input) });
       metrics.clearDimensions();
-      metrics.addDimension(ASG_DIMENSION, input.action.autoScalingGroupName);
+      const group = 'action' in input ? input.action?.autoScalingGroupName : undefined;
+      // Only a configured group becomes a dimension: an input is not trusted to name one.
+      if (typeof group === 'string' && deps.config.autoScalingGroupNames.includes(group)) metrics.addDimension(ASG_DIMENSION, group);
       try {
         const output = await body(input, deps, timeLeft(context));
         logger.info(`${step}: next ${output.next}`, { next: output.next, waitUntil: output.waitUntil, summary: output.summary, result: output.result });
@@ -38,3 +41,21 @@ export function workflowStep<I extends StepInput, K extends Capability>(step: st
 }
 
 export const isDrainState = (input: StepInput): input is DrainState => 'next' in input && 'loop' in input;
+
+/** Log keys of an input, which may be forged: only well-formed values are repeated. */
+function inputKeys(input: StepInput) {
+  if ('action' in input && input.action && typeof input.action === 'object') {
+    const state = input as DrainState;
+    // The node as the previous step found it, for the log lines of steps that do not look it up
+    // (Heartbeat, Complete); a step that does replaces it, and a refused one drops it.
+    const node = typeof state.nodeName === 'string' && /^[a-z0-9.-]{1,253}$/.test(state.nodeName) ? state.nodeName : undefined;
+    const keys = drainKeys({ ...state, generation: Number(state.generation) || 0, nodeName: node });
+    return { ...keys, instanceId: INSTANCE_ID.test(String(keys.instanceId)) ? keys.instanceId : 'invalid' };
+  }
+  const start = input as DrainStartInput;
+  return {
+    instanceId: INSTANCE_ID.test(String(start.instanceId)) ? start.instanceId : 'invalid',
+    ...(typeof start.tokenHash === 'string' && /^[0-9a-f]{16}$/.test(start.tokenHash) ? { tokenHash: start.tokenHash } : {}),
+    ...(typeof start.executionBase === 'string' ? { execution: start.executionBase.slice(0, 80) } : {}),
+  };
+}

@@ -75,6 +75,10 @@ interface Workload {
   /** Nodes a DaemonSet runs on. */
   nodes?: string[];
   persistentVolume?: boolean;
+  /** Pod template annotations (karpenter.sh/do-not-disrupt…). */
+  podAnnotations?: Record<string, string>;
+  /** A Job's pods complete (phase Succeeded) this long after they start, unless stopped first. */
+  runSeconds?: number;
 }
 
 export interface DeploymentSpec {
@@ -107,6 +111,18 @@ export interface PodSpecInput {
   emptyDir?: boolean;
   tolerations?: Toleration[];
   persistentVolume?: boolean;
+  annotations?: Record<string, string>;
+}
+
+/** A Job with one pod: its spec as the API server defaults it, and how long its pod runs. */
+export interface JobPodInput extends PodSpecInput {
+  /** Seconds from start until the pod completes by itself (phase Succeeded). @default runs until stopped */
+  runSeconds?: number;
+  /** @default 6 */
+  backoffLimit?: number;
+  /** @default Failed with a podFailurePolicy, else TerminatingOrFailed (the server's default since 1.29) */
+  podReplacementPolicy?: 'Failed' | 'TerminatingOrFailed';
+  podFailurePolicy?: { rules: Array<{ action: 'Ignore' | 'FailJob' | 'Count'; onPodConditions?: Array<{ type: string }> }> };
 }
 
 /** A partial pod object for `addPod`, plus how its process behaves. */
@@ -192,6 +208,22 @@ export class FakeCluster {
 
   currentResourceVersion(): number {
     return this.resourceVersion;
+  }
+
+  /** The next resourceVersion, for objects kept outside this class (Leases): one counter, as etcd's revision. */
+  nextResourceVersion(): number {
+    return ++this.resourceVersion;
+  }
+
+  newUid(): string {
+    return this.ids.uid();
+  }
+
+  /** Stores a CronJob or Job built by sim/kube/batch.ts, served by the batch/v1 routes. */
+  addBatchObject(object: KubeObject): KubeObject {
+    const { namespace = 'default', name } = object.metadata;
+    const stored = this.addWorkloadObject(object.apiVersion, object.kind, namespace, name, { metadata: object.metadata, spec: object.spec, status: object.status });
+    return clone(stored);
   }
 
   subscribe(listener: (e: ChangeEvent) => void): () => void {
@@ -385,15 +417,25 @@ export class FakeCluster {
     return clone(next);
   }
 
-  /** A pod of a Job (a CronJob run, say): not replaced when it goes. */
-  addJobPod(spec: PodSpecInput): KubeObject {
+  /**
+   * A pod of a Job (a CronJob run, say), and the Job controller's answer when
+   * it goes (see replaceJobPod): a replacement while it terminates, after it
+   * stopped, or none.
+   */
+  addJobPod(spec: JobPodInput): KubeObject {
+    const podReplacementPolicy = spec.podReplacementPolicy ?? (spec.podFailurePolicy ? 'Failed' : 'TerminatingOrFailed');
     const job = this.addWorkloadObject('batch/v1', 'Job', spec.namespace ?? 'default', spec.name, {
-      spec: { completions: 1, parallelism: 1 },
+      spec: {
+        completions: 1, parallelism: 1, backoffLimit: spec.backoffLimit ?? 6, podReplacementPolicy,
+        ...(spec.podFailurePolicy ? { podFailurePolicy: spec.podFailurePolicy } : {}),
+      },
       status: { active: 1 },
     });
     const labels = { 'job-name': spec.name, ...(spec.labels ?? {}) };
     const workload = this.registerWorkload(job, labels, spec, {});
     workload.podSpec.restartPolicy = 'Never';
+    workload.podAnnotations = spec.annotations;
+    workload.runSeconds = spec.runSeconds;
     return this.createWorkloadPod(workload, spec.nodeName, true);
   }
 
@@ -637,7 +679,55 @@ export class FakeCluster {
       if (!node || !toleratesNodeTaints((workload.podSpec.tolerations ?? []) as Toleration[], node)) return;
       behaviour.replaced = true;
       this.createWorkloadPod(workload, nodeName, false);
+    } else if (owner.kind === 'Job') {
+      this.replaceJobPod(pod, workload, behaviour);
     }
+  }
+
+  /**
+   * The Job controller (pkg/controller/job, isPodFailed): unless the Job's
+   * podReplacementPolicy is Failed (or it has a podFailurePolicy), a
+   * terminating pod counts as failed at once, and the replacement starts while
+   * it still runs; with Failed, only once the pod is gone. A failure past
+   * backoffLimit fails the Job instead. A podFailurePolicy rule on
+   * DisruptionTarget decides for a pod that was deleted or evicted here:
+   * Ignore (not counted, replaced), FailJob (the Job fails).
+   */
+  private replaceJobPod(pod: KubeObject, workload: Workload, behaviour: PodBehaviour): void {
+    const spec = workload.object.spec;
+    const status = workload.object.status;
+    const onlyFailed = spec.podReplacementPolicy === 'Failed' || spec.podFailurePolicy !== undefined;
+    if (pod.status?.phase === 'Succeeded') return;
+    if (onlyFailed && this.pods.has(keyOf(pod))) return;
+    behaviour.replaced = true;
+    const rule = (spec.podFailurePolicy?.rules ?? []).find((r: { onPodConditions?: Array<{ type: string }> }) =>
+      (r.onPodConditions ?? []).some((c) => c.type === 'DisruptionTarget'));
+    const fail = () => {
+      status.active = 0;
+      status.conditions = [{ type: 'Failed', status: 'True', reason: rule?.action === 'FailJob' ? 'PodFailurePolicy' : 'BackoffLimitExceeded' }];
+    };
+    if (rule?.action === 'FailJob') return fail();
+    if (rule?.action !== 'Ignore') status.failed = (status.failed ?? 0) + 1;
+    if ((status.failed ?? 0) > spec.backoffLimit) return fail();
+    this.createWorkloadPod(workload, this.pickNode((workload.podSpec.tolerations ?? []) as Toleration[], pod.spec.nodeName), false);
+  }
+
+  /** A Job's pod whose work is done: its container exited 0, the pod stays with phase Succeeded. */
+  private completeJobPod(uid: string): void {
+    const pod = [...this.pods.values()].find((p) => p.metadata.uid === uid);
+    if (!pod || isTerminating(pod)) return;
+    const next = clone(pod);
+    const finishedAt = this.timestamp();
+    next.status = {
+      ...next.status,
+      phase: 'Succeeded',
+      conditions: (next.status.conditions ?? []).map((c: { type: string }) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodCompleted' } : c)),
+      containerStatuses: (next.status.containerStatuses ?? []).map((c: Record<string, unknown>) => ({ ...c, ready: false, started: false, state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt } } })),
+    };
+    this.commit('pods', 'MODIFIED', this.pods, next, pod);
+    const owner = controllerOf(pod);
+    const job = owner && this.workloads.get(owner.uid)?.object;
+    if (job) job.status = { ...job.status, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
   }
 
   /**
@@ -647,12 +737,16 @@ export class FakeCluster {
    * node with the fewest pods, as resource scoring favours an emptier node:
    * which is why a replacement that tolerates the drain lands right back on the
    * node being drained.
+   * With `avoid` (the node a Job's pod left), another fitting node is
+   * preferred when there is one.
    */
-  private pickNode(tolerations: Toleration[]): string | undefined {
+  private pickNode(tolerations: Toleration[], avoid?: string): string | undefined {
     const fits = (node: KubeObject) =>
       (!node.spec.unschedulable || tolerations.some((t) => toleratesTaint(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })))
       && toleratesNodeTaints(tolerations, node);
-    const candidates = [...this.nodes.values()].filter(fits).map((n) => n.metadata.name);
+    const fitting = [...this.nodes.values()].filter(fits).map((n) => n.metadata.name);
+    const preferred = fitting.filter((n) => n !== avoid);
+    const candidates = preferred.length > 0 ? preferred : fitting;
     const load = (node: string) => [...this.pods.values()].filter((p) => p.spec.nodeName === node).length;
     return candidates.sort((a, b) => load(a) - load(b) || (a < b ? -1 : 1))[0];
   }
@@ -742,7 +836,11 @@ export class FakeCluster {
     const { namespace, name } = workload.object.metadata;
     const podName = `${name}-${this.ids.suffix()}`;
     const pod = this.addPod({
-      metadata: { name: podName, namespace, labels: { ...workload.podLabels }, ownerReferences: [ownerRef(workload.object)] },
+      metadata: {
+        name: podName, namespace, labels: { ...workload.podLabels },
+        ...(workload.podAnnotations ? { annotations: { ...workload.podAnnotations } } : {}),
+        ownerReferences: [ownerRef(workload.object)],
+      },
       spec: { ...clone(workload.podSpec), ...(nodeName ? { nodeName } : {}) },
       status: nodeName ? this.runningStatus(nodeName, readyNow) : pendingStatus(),
       shutdownSeconds: workload.shutdownSeconds,
@@ -750,6 +848,10 @@ export class FakeCluster {
     });
     this.podBehaviour.get(pod.metadata.uid)!.readyAfterSeconds = workload.readyAfterSeconds;
     if (nodeName && !readyNow) this.scheduleReadiness(pod);
+    if (nodeName && workload.runSeconds !== undefined) {
+      const uid = pod.metadata.uid;
+      this.podBehaviour.get(uid)!.cancelTimers.push(this.clock.schedule(this.clock.now() + workload.runSeconds * 1000, () => this.completeJobPod(uid)));
+    }
     return pod;
   }
 

@@ -45,10 +45,14 @@ const groups: Record<string, Resource[]> = {
     { name: 'replicasets', singularName: 'replicaset', namespaced: true, kind: 'ReplicaSet', verbs: readVerbs, shortNames: ['rs'] },
   ],
   'batch/v1': [
+    { name: 'cronjobs', singularName: 'cronjob', namespaced: true, kind: 'CronJob', verbs: readVerbs, shortNames: ['cj'] },
     { name: 'jobs', singularName: 'job', namespaced: true, kind: 'Job', verbs: readVerbs },
   ],
   'storage.k8s.io/v1': [
     { name: 'volumeattachments', singularName: 'volumeattachment', namespaced: false, kind: 'VolumeAttachment', verbs: readVerbs },
+  ],
+  'coordination.k8s.io/v1': [
+    { name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['create', 'delete', 'get', 'list', 'update'] },
   ],
   'policy/v1': [
     { name: 'poddisruptionbudgets', singularName: 'poddisruptionbudget', namespaced: true, kind: 'PodDisruptionBudget', verbs: readVerbs, shortNames: ['pdb'] },
@@ -58,8 +62,8 @@ const groups: Record<string, Resource[]> = {
 const resourceList = (groupVersion: string, resources: Resource[]) => ({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources });
 
 /** The discovery document at `path`, or undefined when the path is not a discovery path. */
-export function discoveryDocument(path: string, serverAddress: string): unknown {
-  if (path === '/version') return versionInfo;
+export function discoveryDocument(path: string, serverAddress: string, version: typeof versionInfo = versionInfo): unknown {
+  if (path === '/version') return version;
   // Answering the legacy shapes with Content-Type application/json makes
   // kubectl fall back from aggregated discovery (apidiscovery.k8s.io/v2).
   if (path === '/api') {

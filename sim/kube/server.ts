@@ -4,8 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeEvent, DeploymentSpec, FakeCluster, FakeClusterOptions, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
-import { discoveryDocument } from './discovery';
+import { ChangeEvent, DeploymentSpec, FakeCluster, FakeClusterOptions, JobPodInput, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
+import { discoveryDocument, versionInfo } from './discovery';
+import { cronJobObject, jobObject, type CronJobInput, type JobInput } from './batch';
+import { LeaseStore } from './leases';
 import { FaultInjector } from './faults';
 import { KubeError, KubeObject, keyOf, statusObject } from './objects';
 import { PatchError, patchContentTypes } from './patch';
@@ -31,6 +33,8 @@ export interface FakeKubeServerOptions {
   token?: string;
   /** How the simulated controllers pace themselves (volume detach, PDB status). */
   cluster?: FakeClusterOptions;
+  /** What GET /version answers (an older server for the audit's version checks). @default versionInfo (1.31) */
+  version?: { major: string; minor: string; gitVersion: string };
 }
 
 export interface RequestRecord {
@@ -123,6 +127,8 @@ export class FakeKubeServer {
   readonly admission = new AdmissionPolicies();
   private readonly users = new Map<string, UserInfo>();
   private readonly cluster: FakeCluster;
+  readonly leases: LeaseStore;
+  private readonly version: typeof versionInfo;
   private readonly latencyMs: number;
   private readonly routes: Route[];
   private readonly sockets = new Set<Socket>();
@@ -143,6 +149,8 @@ export class FakeKubeServer {
     this.latencyMs = opts.latencyMs ?? 0;
     this.caPem = testPki().caPem;
     this.cluster = new FakeCluster(this.clock, opts.cluster);
+    this.version = { ...versionInfo, ...(opts.version ?? {}) };
+    this.leases = new LeaseStore({ clock: this.clock, nextResourceVersion: () => this.cluster.nextResourceVersion(), uid: () => this.cluster.newUid() });
     this.routes = this.buildRoutes();
   }
 
@@ -208,7 +216,7 @@ export class FakeKubeServer {
   addMirrorPod(spec: Parameters<FakeCluster['addMirrorPod']>[0]): KubeObject { return this.cluster.addMirrorPod(spec); }
   addPdb(spec: PdbSpec): KubeObject { return this.cluster.addPdb(spec); }
   addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
-  addJobPod(spec: PodSpecInput): KubeObject { return this.cluster.addJobPod(spec); }
+  addJobPod(spec: JobPodInput): KubeObject { return this.cluster.addJobPod(spec); }
   setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
   updatePdb(namespace: string, name: string, change: Parameters<FakeCluster['updatePdb']>[2]): KubeObject { return this.cluster.updatePdb(namespace, name, change); }
   deleteWorkload(kind: string, namespace: string, name: string): void { this.cluster.deleteWorkload(kind, namespace, name); }
@@ -216,6 +224,10 @@ export class FakeKubeServer {
   compact(revision?: number): void { this.cluster.compact(revision); }
   volumeAttachments(): KubeObject[] { return this.cluster.listVolumeAttachments(); }
   currentResourceVersion(): number { return this.cluster.currentResourceVersion(); }
+  /** A CronJob with the API server's defaults (sim/kube/batch.ts). */
+  addCronJob(input: CronJobInput): KubeObject { return this.cluster.addBatchObject(cronJobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
+  /** A Job with the API server's defaults; `ownedBy` a CronJob makes it one of its runs. */
+  addJob(input: JobInput): KubeObject { return this.cluster.addBatchObject(jobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
 
   pods(filter: { nodeName?: string; namespace?: string } = {}): KubeObject[] {
     return this.cluster.listPods(filter.namespace).filter((p) => !filter.nodeName || p.spec.nodeName === filter.nodeName);
@@ -225,6 +237,7 @@ export class FakeKubeServer {
   /** Follows every change of the cluster (what watches see); returns the unsubscribe function. */
   onChange(listener: Parameters<FakeCluster['subscribe']>[0]): () => void { return this.cluster.subscribe(listener); }
   pdbs(namespace?: string): KubeObject[] { return this.cluster.listPdbs(namespace); }
+  jobs(namespace?: string): KubeObject[] { return this.cluster.listWorkloads('Job', namespace); }
 
   countRequests(filter: RequestFilter = {}): number {
     return this.requests.filter((r) =>
@@ -371,7 +384,7 @@ export class FakeKubeServer {
     const re = (source: string) => new RegExp(`^${source}$`);
     return [
       get(/^\/(version|api|apis|api\/v1|apis\/[^/]+\/v1)$/, (req) => {
-        const doc = discoveryDocument(req.path, `127.0.0.1:${this.port}`);
+        const doc = discoveryDocument(req.path, `127.0.0.1:${this.port}`, this.version);
         if (!doc) throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
         return doc;
       }),
@@ -394,6 +407,39 @@ export class FakeKubeServer {
       get(re(`/api/v1${ns}/persistentvolumeclaims`), (req, p, res, log) => this.collection(req, res, log, undefined, 'PersistentVolumeClaimList', 'v1', c.listClaims(p.ns), namespacedFields, p.ns), listOrWatch),
       get(re(`/api/v1${ns}/persistentvolumeclaims${name}`), (_r, p) => c.getClaim(p.ns, p.name)),
       ...this.workloadRoutes(),
+      ...this.leaseRoutes(),
+    ];
+  }
+
+  /** coordination.k8s.io/v1 Leases: create, get, list, update (PUT) and delete, with resourceVersion conflicts. */
+  private leaseRoutes(): Route[] {
+    const base = '^/apis/coordination\\.k8s\\.io/v1/namespaces/(?<ns>[^/]+)/leases';
+    const one = new RegExp(`${base}/(?<name>[^/]+)$`);
+    return [
+      {
+        method: 'GET', pattern: new RegExp(`${base}$`), verb: () => 'list',
+        handle: (req, p, res, log) => this.collection(req, res, log, undefined, 'LeaseList', 'coordination.k8s.io/v1', this.leases.list(p.ns), namespacedFields, p.ns),
+      },
+      { method: 'GET', pattern: one, verb: () => 'get', handle: (_r, p) => this.leases.get(p.ns, p.name) },
+      {
+        method: 'POST', pattern: new RegExp(`${base}$`), verb: () => 'create',
+        handle: (req, p, res, log) => { this.send(res, log, 201, this.leases.create(p.ns, parseJson(req.body))); return undefined; },
+      },
+      {
+        method: 'PUT', pattern: one, verb: () => 'update',
+        handle: (req, p, res, log) => {
+          const { lease, created } = this.leases.update(p.ns, p.name, parseJson(req.body));
+          this.send(res, log, created ? 201 : 200, lease);
+          return undefined;
+        },
+      },
+      {
+        method: 'DELETE', pattern: one, verb: () => 'delete',
+        handle: (req, p) => {
+          this.leases.delete(p.ns, p.name, parseJson(req.body)?.preconditions);
+          return statusObject(200, '', '');
+        },
+      },
     ];
   }
 
@@ -401,7 +447,7 @@ export class FakeKubeServer {
   private workloadRoutes(): Route[] {
     const kinds = [
       ['apps', 'daemonsets', 'DaemonSet'], ['apps', 'replicasets', 'ReplicaSet'],
-      ['apps', 'deployments', 'Deployment'], ['batch', 'jobs', 'Job'],
+      ['apps', 'deployments', 'Deployment'], ['batch', 'jobs', 'Job'], ['batch', 'cronjobs', 'CronJob'],
     ] as const;
     return kinds.flatMap(([group, resource, kind]): Route[] => [
       {

@@ -163,7 +163,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 function printHeader(s: Scenario, io: Io): void {
-  const nodes = s.terminations.map((t) => shortNode(t.node));
+  const nodes = [...new Set([...s.terminations, ...s.interruptions].map((t) => shortNode(t.node)))];
   const limit = s.drain.maxDrainSeconds > 0 ? `max drain ${durationLabel(s.drain.maxDrainSeconds * 1000)}` : 'max drain: as long as the hook allows';
   io.out(`Rehearsal: ${s.name}${s.description ? ` — ${s.description.trim().split('\n')[0]}` : ''}`);
   io.out(
@@ -181,7 +181,10 @@ function verdict(r: RehearsalResult): string {
   }
   const results = [...byResult].map(([k, n]) => (r.actions.length > 1 ? `${n} × ${k}` : k)).join(', ');
   const n = r.actions.length;
-  return `${n} lifecycle action${n === 1 ? '' : 's'} completed with ${results} after ${durationLabel(r.summary.drainMs.longest)}${n > 1 ? ' at most' : ''}`;
+  const spot = r.scenario.interruptions.length;
+  const spotText = spot > 0 ? `${spot} Spot node${spot === 1 ? '' : 's'} emptied before EC2 interrupted ${spot === 1 ? 'it' : 'them'}` : '';
+  if (n === 0) return spotText;
+  return `${spotText ? `${spotText}; ` : ''}${n} lifecycle action${n === 1 ? '' : 's'} completed with ${results} after ${durationLabel(r.summary.drainMs.longest)}${n > 1 ? ' at most' : ''}`;
 }
 
 /**

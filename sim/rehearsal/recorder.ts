@@ -36,6 +36,12 @@ export interface StateEntry {
   at: number;
 }
 
+const HOLD_LABELS: Record<string, string> = {
+  'do-not-disrupt': 'karpenter.sh/do-not-disrupt',
+  'safe-to-evict': 'safe-to-evict=false',
+  job: 'a Job pod, waitForJobPods',
+};
+
 export class Recorder {
   readonly events: TimelineEvent[] = [];
   readonly pods = new Map<string, PodLife>();
@@ -61,11 +67,12 @@ export class Recorder {
   ) {}
 
   /** Auto Scaling starts terminating `instanceId`: from now on its node's pods are followed. */
-  terminating(instanceId: string, node: string, pods: KubeObject[]): void {
+  terminating(instanceId: string, node: string, pods: KubeObject[], how: 'Auto Scaling terminates' | 'EC2 will interrupt' = 'Auto Scaling terminates'): void {
     this.drainedNodes.add(node);
     this.instanceOfNode.set(node, instanceId);
     for (const pod of pods) this.follow(pod);
-    this.add('terminating', `Auto Scaling terminates ${instanceId}: lifecycle action started, ${pods.length} pods on the node`, { node, instanceId });
+    const what = how === 'EC2 will interrupt' ? 'Spot interruption warning, two minutes left' : 'lifecycle action started';
+    this.add('terminating', `${how} ${instanceId}: ${what}, ${pods.length} pods on the node`, { node, instanceId });
   }
 
   onStateEntered(execution: ExecutionRecord, state: string, at: number): void {
@@ -83,7 +90,10 @@ export class Recorder {
     const life = this.pods.get(key);
     if (!life) return;
     const now = this.elapsed();
-    if (change.type === 'MODIFIED' && pod.metadata.deletionTimestamp) {
+    if (change.type === 'MODIFIED' && pod.status?.phase === 'Succeeded' && life.finishedAt === undefined && !pod.metadata.deletionTimestamp) {
+      life.finishedAt = now;
+      this.add('finished', `pod ${key} finished on its own${life.waitedSince !== undefined ? ` after the drain waited ${durationLabel(now - life.waitedSince)} for it` : ''}`, { node: life.node, pod: key });
+    } else if (change.type === 'MODIFIED' && pod.metadata.deletionTimestamp) {
       life.terminatingAt ??= now;
       life.graceEndsAt = Date.parse(pod.metadata.deletionTimestamp) - this.origin();
     } else if (change.type === 'DELETED' && life.goneAt === undefined) {
@@ -98,7 +108,7 @@ export class Recorder {
     const node = typeof line.node === 'string' ? line.node : undefined;
     const instanceId = typeof line.instanceId === 'string' ? line.instanceId : undefined;
     const where = { node, instanceId };
-    const event = line.event as { type?: string; pod?: string; pdb?: string; graceSeconds?: number } | undefined;
+    const event = line.event as { type?: string; pod?: string; pdb?: string; graceSeconds?: number; reason?: string; evictAt?: number; detail?: string } | undefined;
     const now = this.elapsed();
     if (line.level === 'ERROR') this.errors.push(line);
 
@@ -166,9 +176,15 @@ export class Recorder {
     this.pods.set(key, { pod: key, node: pod.spec?.nodeName, owner: ownerOf(pod), since: this.elapsed(), blockedAt: [] });
   }
 
-  private onDrainEvent(event: { type: string; pod: string; pdb?: string; graceSeconds?: number }, where: { node?: string; instanceId?: string }, now: number): void {
+  private onDrainEvent(event: { type: string; pod: string; pdb?: string; graceSeconds?: number; reason?: string; evictAt?: number; detail?: string }, where: { node?: string; instanceId?: string }, now: number): void {
     const life = this.pods.get(event.pod);
     switch (event.type) {
+      case 'held':
+        if (life?.waitedSince !== undefined) return;
+        if (life) life.waitedSince = now;
+        return this.add('waiting', `waiting for ${event.pod} (${HOLD_LABELS[event.reason ?? ''] ?? event.reason}): evicted at ${event.evictAt !== undefined ? `+${durationLabel(event.evictAt - this.origin())}` : 'the deadline'} at the latest`, { ...where, pod: event.pod });
+      case 'job-replacement':
+        return this.add('note', `evicted ${event.pod}: ${event.detail ?? 'its Job starts a replacement while it terminates'}`, { ...where, pod: event.pod });
       case 'evicted':
         if (life) life.evictedAt ??= now;
         return this.add('evicted', `evicted ${event.pod}`, { ...where, pod: event.pod });

@@ -7,7 +7,7 @@
  */
 import '../../test/setup'; // Promise.withResolvers for aws-local-stepfunctions on Node 20
 import type { SimulatedAction } from '../aws/auto-scaling';
-import type { World } from '../workflow/scenario';
+import { ASG, HOOK, type World } from '../workflow/scenario';
 import { judge } from './outcome';
 import { captureObservability } from '../observability';
 import { Recorder, type PreparedDrain } from './recorder';
@@ -71,8 +71,13 @@ export async function rehearse(scenario: Scenario, options: RehearsalOptions = {
       watchdog = setTimeout(() => reject(new RehearsalTimeoutError(`the rehearsal did not finish within ${limit / 1000} s of real time (virtual time reached ${durationLabel(rec.elapsed())})`)), limit);
       watchdog.unref();
     });
-    await Promise.race([run(scenario, world, rec), stuck]);
-    return collect(scenario, world, rec, observability, Date.now() - realStart);
+    const interrupted: InterruptionCheck[] = [];
+    await Promise.race([run(scenario, world, rec, interrupted), stuck]);
+    const result = collect(scenario, world, rec, observability, Date.now() - realStart);
+    for (const c of interrupted) {
+      if (c.left.length > 0) result.failures.push(`${c.instanceId} (${c.node}): ${c.left.length} pods still on the node when EC2 interrupted it: ${c.left.join(', ')}`);
+    }
+    return result;
   } finally {
     clearTimeout(watchdog);
     unsubscribe();
@@ -80,18 +85,70 @@ export async function rehearse(scenario: Scenario, options: RehearsalOptions = {
   }
 }
 
-async function run(scenario: Scenario, world: World, rec: Recorder): Promise<void> {
-  // Instances terminated at the same offset are delivered together, as one scale-in.
-  const groups = new Map<number, Scenario['terminations']>();
-  for (const t of scenario.terminations) groups.set(t.afterSeconds, [...(groups.get(t.afterSeconds) ?? []), t]);
-  for (const [afterSeconds, group] of groups) {
-    const wait = afterSeconds * 1000 - rec.elapsed();
-    if (wait > 0) await world.clock.sleep(wait);
-    for (const t of group) rec.terminating(t.instanceId, t.node, world.kube.pods({ nodeName: t.node }));
-    await Promise.all(group.map((t) => world.terminate(t.instanceId)));
+async function run(scenario: Scenario, world: World, rec: Recorder, interrupted: InterruptionCheck[]): Promise<void> {
+  // The sweep runs on its schedule, as deployed.
+  const sweepMs = scenario.drain.sweepIntervalMinutes * 60_000;
+  const stopSweeps = world.workflow.scheduleSweeps(sweepMs);
+  try {
+    // Instances terminated (or interrupted) at the same offset are delivered together, as one scale-in.
+    type Happening = { afterSeconds: number; start: () => Promise<unknown> };
+    const happenings: Happening[] = [
+      ...scenario.terminations.map((t) => ({
+        afterSeconds: t.afterSeconds,
+        start: async () => {
+          rec.terminating(t.instanceId, t.node, world.kube.pods({ nodeName: t.node }));
+          // A lost event: Auto Scaling holds the instance, nobody is told.
+          if (t.eventLost) return world.asg.terminate(ASG, HOOK, t.instanceId);
+          return world.terminate(t.instanceId);
+        },
+      })),
+      ...scenario.interruptions.map((i) => ({
+        afterSeconds: i.afterSeconds,
+        start: async () => {
+          rec.terminating(i.instanceId, i.node, world.kube.pods({ nodeName: i.node }), 'EC2 will interrupt');
+          const { event, interruptAt } = world.asg.interruptSpot(i.instanceId);
+          const check: InterruptionCheck = { ...i, interruptAt, left: [] };
+          interrupted.push(check);
+          world.clock.schedule(interruptAt - 1, () => (check.left = drainablePods(world, i.node)));
+          return world.workflow.deliver(event);
+        },
+      })),
+    ].sort((a, b) => a.afterSeconds - b.afterSeconds);
+    const groups = new Map<number, Happening[]>();
+    for (const h of happenings) groups.set(h.afterSeconds, [...(groups.get(h.afterSeconds) ?? []), h]);
+    for (const [afterSeconds, group] of groups) {
+      const wait = afterSeconds * 1000 - rec.elapsed();
+      if (wait > 0) await world.clock.sleep(wait);
+      await Promise.all(group.map((h) => h.start()));
+    }
+    await world.workflow.idle();
+    // A held instance without a drain (its event lost): let the next sweeps find it.
+    for (let i = 0; i < 3 && world.asg.actions.some((a) => !a.end && a.transition === 'terminate'); i++) {
+      await world.clock.sleep(sweepMs);
+      await Promise.all(world.workflow.sweepsRun);
+      await world.workflow.idle();
+    }
+    const lastInterruption = Math.max(0, ...interrupted.map((c) => c.interruptAt));
+    if (world.clock.now() < lastInterruption) await world.clock.sleep(lastInterruption - world.clock.now());
+  } finally {
+    stopSweeps();
   }
-  await world.workflow.idle();
   await letPendingActionsTimeOut(world, scenario.hook.heartbeatTimeoutSeconds * 1000);
+}
+
+/** A Spot interruption: the pods (DaemonSet and mirror pods aside) still on the node when EC2 took the instance. */
+interface InterruptionCheck {
+  node: string;
+  instanceId: string;
+  interruptAt: number;
+  left: string[];
+}
+
+function drainablePods(world: World, node: string): string[] {
+  return world.kube
+    .pods({ nodeName: node })
+    .filter((p) => p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !p.metadata.annotations?.['kubernetes.io/config.mirror'])
+    .map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
 }
 
 /**
@@ -113,7 +170,7 @@ function expiryOf(action: SimulatedAction, heartbeatTimeoutMs: number): number {
 
 function collect(scenario: Scenario, world: World, rec: Recorder, observability: ReturnType<typeof captureObservability>, realMs: number): RehearsalResult {
   const origin = world.clock.now() - rec.elapsed();
-  const nodeOf = new Map(scenario.terminations.map((t) => [t.instanceId, t.node]));
+  const nodeOf = new Map([...scenario.terminations, ...scenario.interruptions].map((t) => [t.instanceId, t.node]));
   const actions: ActionOutcome[] = world.asg.actions.map((a) => {
     const ours = rec.completions.filter((c) => c.instanceId === a.instanceId && c.outcome === 'completed');
     const node = nodeOf.get(a.instanceId) ?? '(unknown node)';
@@ -147,7 +204,7 @@ function collect(scenario: Scenario, world: World, rec: Recorder, observability:
     actions,
     executions,
     pods: orderedPods(rec),
-    startDrainInvocations: scenario.terminations.length,
+    startDrainInvocations: scenario.terminations.filter((t) => !t.eventLost).length + scenario.interruptions.length,
     lambdaDurationsMs: lambdaDurations(world, rec),
     kubeRequestsByVerb: world.kube.countByVerb(),
     autoScalingCalls: world.asg.calls.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.operation]: (acc[c.operation] ?? 0) + 1 }), {}),

@@ -19,6 +19,8 @@ const AXIS = 28;
 
 const COLORS = {
   running: '#c9d6e8',
+  waited: '#8fbf8f',
+  finished: '#2ca02c',
   terminating: '#f0a040',
   forced: '#b05cc8',
   blocked: '#d62728',
@@ -146,14 +148,21 @@ function podRow(pod: PodLife, y: number, x: (ms: number) => number, end: number)
   const bar = (from: number, to: number, color: string, cls: string, tip: string, extra = '') =>
     to > from ? `<rect class="${cls}" x="${x(from).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(to) - x(from)).toFixed(1)}" height="${ROW - 6}" fill="${color}"${extra}><title>${esc(tip)}</title></rect>` : '';
   const parts: string[] = [];
-  const stopsAt = pod.terminatingAt ?? pod.goneAt ?? end;
+  const stopsAt = pod.terminatingAt ?? pod.finishedAt ?? pod.goneAt ?? end;
   const stays = pod.terminatingAt === undefined && pod.goneAt === undefined && (pod.owner === 'DaemonSet' || pod.owner === 'mirror' || pod.toleratesDrain === true);
   const why = pod.toleratesDrain ? 'tolerates the drain' : pod.owner === 'mirror' ? 'mirror pod' : 'DaemonSet';
   parts.push(
     stays
       ? bar(pod.since, end, 'url(#left-alone)', 'seg-left-alone', `${pod.pod}: left alone (${why}), goes with the instance`)
-      : bar(pod.since, stopsAt, COLORS.running, 'seg-running', `${pod.pod}: running${pod.blockedAt.length ? `, eviction refused ${pod.blockedAt.length}× by PDB ${pod.blockedBy ?? ''}` : ''}`),
+      : bar(pod.since, pod.waitedSince ?? stopsAt, COLORS.running, 'seg-running', `${pod.pod}: running${pod.blockedAt.length ? `, eviction refused ${pod.blockedAt.length}× by PDB ${pod.blockedBy ?? ''}` : ''}`),
   );
+  if (pod.waitedSince !== undefined) {
+    // Asked not to be disrupted: the drain waits for it instead of evicting it.
+    parts.push(bar(pod.waitedSince, stopsAt, COLORS.waited, 'seg-waited', `${pod.pod}: waited for (do-not-disrupt), not evicted${pod.finishedAt !== undefined ? `; finished on its own ${clockLabel(pod.finishedAt)}` : ''}`));
+  }
+  if (pod.finishedAt !== undefined && pod.terminatingAt === undefined) {
+    parts.push(`<circle class="finished" cx="${x(pod.finishedAt).toFixed(1)}" cy="${mid}" r="4" fill="${COLORS.finished}"><title>${esc(`${clockLabel(pod.finishedAt)} ${pod.pod} finished on its own`)}</title></circle>`);
+  }
   if (pod.terminatingAt !== undefined) {
     const until = pod.goneAt ?? end;
     const gone = pod.goneAt !== undefined ? `gone ${clockLabel(pod.goneAt)} (${durationLabel(pod.goneAt - pod.terminatingAt)} after SIGTERM)` : 'still terminating';
@@ -215,6 +224,7 @@ function legend(): string {
   const line = (color: string, dashed = false) => `<span class="swatch line" style="border-color:${color};border-left-style:${dashed ? 'dashed' : 'solid'}"></span>`;
   return `<p class="legend">${[
     item(box(COLORS.running), 'running'),
+    item(box(COLORS.waited), 'waited for (do-not-disrupt), not evicted'),
     item(box(COLORS.terminating), 'terminating (evicted, grace period)'),
     item(box(COLORS.forced), 'force-deleted (grace clamped)'),
     item(`<span class="swatch hatched"></span>`, 'left alone (DaemonSet, mirror)'),

@@ -35,6 +35,10 @@ const drain = object('drain', {
   /** 0 means as long as the hook's global timeout allows. */
   maxDrainSeconds: optional(integer({ min: LIMITS.maxDrainSeconds.min, max: LIMITS.maxDrainSeconds.max, also: [0], unit: 'seconds' }), 0),
   onDeadline: optional(oneOf(DEADLINE_POLICIES), 'force-delete'),
+  /** Minutes between sweeps, which recover lost lifecycle events. */
+  sweepIntervalMinutes: optional(integer({ min: LIMITS.sweepIntervalMinutes.min, max: LIMITS.sweepIntervalMinutes.max, unit: 'minutes' }), 5),
+  /** Wait for every Job pod as for a karpenter.sh/do-not-disrupt pod (the construct's waitForJobPods). */
+  waitForJobPods: optional(boolean(), false),
 });
 
 const node = object('a node', {
@@ -44,6 +48,12 @@ const node = object('a node', {
   terminate: optional(boolean(), false),
   /** When, after the start of the rehearsal; implies terminate. */
   terminateAfterSeconds: optional(seconds()),
+  /** The terminate lifecycle event is lost (EventBridge is best effort): only the sweep can find the instance. */
+  eventLost: optional(boolean(), false),
+  /** A Spot instance. */
+  spot: optional(boolean(), false),
+  /** EC2 sends the two-minute Spot interruption warning this long after the start; implies spot. */
+  interruptAfterSeconds: optional(seconds()),
 });
 
 /** How the pods of a workload behave when they get SIGTERM. */
@@ -105,6 +115,14 @@ const job = object('a Job (its one pod)', {
   namespace: optional(dnsLabel, 'default'),
   name: required(dnsSubdomain),
   node: required(dnsSubdomain),
+  /** Pod annotations, e.g. karpenter.sh/do-not-disrupt: "true" (the drain waits for the pod). */
+  annotations: optional(labels),
+  /** Seconds until the pod's work is done and it completes by itself. @default it runs until stopped */
+  runSeconds: optional(seconds()),
+  /** The Job's podReplacementPolicy. @default TerminatingOrFailed (the server's default) */
+  podReplacementPolicy: optional(oneOf(['Failed', 'TerminatingOrFailed'] as const)),
+  /** @default 6 */
+  backoffLimit: optional(integer({ min: 0, max: 100 })),
   ...podBehaviour,
 });
 
@@ -145,7 +163,7 @@ const scenarioSchema = object(
     name: optional(string()),
     description: optional(string()),
     hook: optional(hook, { heartbeatTimeoutSeconds: 1800 }),
-    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete' }),
+    drain: optional(drain, { maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5, waitForJobPods: false }),
     nodes: required(list(node, { minItems: 1 })),
     workloads: optional(workloads, { deployments: [], pdbs: [], daemonsets: [], jobs: [], mirrorPods: [] }),
     expect: optional(expectation),
@@ -162,7 +180,9 @@ export type Expectation = Infer<typeof expectation>;
 export interface Scenario extends Omit<RawScenario, 'name'> {
   name: string;
   /** Nodes whose instances are terminated, earliest first, each with its offset in seconds. */
-  terminations: Array<{ node: string; instanceId: string; afterSeconds: number }>;
+  terminations: Array<{ node: string; instanceId: string; afterSeconds: number; eventLost: boolean }>;
+  /** Spot instances EC2 interrupts, earliest first, with the offset of the warning in seconds. */
+  interruptions: Array<{ node: string; instanceId: string; afterSeconds: number }>;
 }
 
 /** The scenario file is unreadable or invalid; `issues` says where and why. */
@@ -234,9 +254,12 @@ function crossCheck(s: RawScenario, report: (path: Path, message: string) => voi
     names.add(n.name);
     ids.add(n.instanceId);
   });
-  if (!s.nodes.some((n) => n.terminate || n.terminateAfterSeconds !== undefined)) {
-    report(['nodes'], 'no node is terminated: set "terminate: true" (or terminateAfterSeconds) on at least one');
+  if (!s.nodes.some((n) => n.terminate || n.terminateAfterSeconds !== undefined || n.interruptAfterSeconds !== undefined)) {
+    report(['nodes'], 'no node is terminated: set "terminate: true" (or terminateAfterSeconds, or interruptAfterSeconds) on at least one');
   }
+  s.nodes.forEach((n, i) => {
+    if (n.eventLost && !(n.terminate || n.terminateAfterSeconds !== undefined)) report(['nodes', i, 'eventLost'], 'only a terminated node has a lifecycle event to lose');
+  });
   if (s.nodes.every((n) => n.terminate || n.terminateAfterSeconds !== undefined) && s.workloads.deployments.length > 0) {
     report(['nodes'], 'every node is terminated: add a spare node where evicted Deployment pods can go');
   }
@@ -272,7 +295,11 @@ function resolve(s: RawScenario, file: string): Scenario {
   const nodesOf = (nodes: string[] | 'all') => (nodes === 'all' ? all : nodes);
   const terminations = s.nodes
     .filter((n) => n.terminate || n.terminateAfterSeconds !== undefined)
-    .map((n) => ({ node: n.name, instanceId: n.instanceId, afterSeconds: n.terminateAfterSeconds ?? 0 }))
+    .map((n) => ({ node: n.name, instanceId: n.instanceId, afterSeconds: n.terminateAfterSeconds ?? 0, eventLost: n.eventLost }))
+    .sort((a, b) => a.afterSeconds - b.afterSeconds);
+  const interruptions = s.nodes
+    .filter((n) => n.interruptAfterSeconds !== undefined)
+    .map((n) => ({ node: n.name, instanceId: n.instanceId, afterSeconds: n.interruptAfterSeconds! }))
     .sort((a, b) => a.afterSeconds - b.afterSeconds);
   return {
     ...s,
@@ -284,5 +311,6 @@ function resolve(s: RawScenario, file: string): Scenario {
       mirrorPods: s.workloads.mirrorPods.map((m) => ({ ...m, nodes: nodesOf(m.nodes) })),
     },
     terminations,
+    interruptions,
   };
 }

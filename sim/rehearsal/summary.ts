@@ -41,7 +41,7 @@ export interface ActionOutcome {
 
 export interface ExecutionFacts {
   name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   transitions: number;
   lambdaInvocations: number;
   error?: { Error: string; Cause: string };
@@ -73,7 +73,7 @@ export interface Summary {
   drainMs: { longest: number; median: number; shortest: number };
   virtualMs: number;
   realMs: number;
-  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; toleratingDrain: number; stillThere: number };
+  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; toleratingDrain: number; stillThere: number; waitedFor: number; finished: number };
   /** Nodes whose drain waited for VolumeAttachments after the pods had gone, and the longest wait (ms). */
   volumeWaits: { nodes: number; longestMs: number };
   evictions: number;
@@ -114,7 +114,9 @@ export function summarize(facts: RunFacts): Summary {
       forceDeleted: facts.pods.filter((p) => p.forceDeletedAt !== undefined).length,
       leftAlone: facts.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror' || p.toleratesDrain).filter((p) => !removed.includes(p)).length,
       toleratingDrain: facts.pods.filter((p) => p.toleratesDrain && !removed.includes(p)).length,
-      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror' && !p.toleratesDrain).length,
+      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.finishedAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror' && !p.toleratesDrain).length,
+      waitedFor: facts.pods.filter((p) => p.waitedSince !== undefined).length,
+      finished: facts.pods.filter((p) => p.finishedAt !== undefined).length,
     },
     volumeWaits: {
       nodes: (facts.volumeWaitsMs ?? []).length,
@@ -142,7 +144,8 @@ export function summaryRows(s: Summary): Array<[string, string]> {
   return [
     ['lifecycle actions', `${s.completed} of ${s.actions} completed by the drain`],
     ['drain time', `${drain} of virtual time (run took ${(s.realMs / 1000).toFixed(1)} s)`],
-    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror${s.pods.toleratingDrain ? `, ${s.pods.toleratingDrain} tolerating the drain` : ''})${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
+    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror${s.pods.toleratingDrain ? `, ${s.pods.toleratingDrain} tolerating the drain` : ''})${s.pods.finished ? `, ${s.pods.finished} finished on their own` : ''}${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
+    ...(s.pods.waitedFor ? [['waited for', `${s.pods.waitedFor} pod${s.pods.waitedFor === 1 ? '' : 's'} not evicted but waited for (do-not-disrupt, safe-to-evict=false or waitForJobPods)`] as [string, string]] : []),
     ...(s.volumeWaits.nodes > 0
       ? [['volume detach wait', `${s.volumeWaits.nodes} node${s.volumeWaits.nodes === 1 ? '' : 's'} waited for VolumeAttachments before Complete, longest ${durationLabel(s.volumeWaits.longestMs)}`] as [string, string]]
       : []),

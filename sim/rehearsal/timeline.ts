@@ -11,6 +11,8 @@ export type TimelineKind =
   | 'prepared'
   | 'cordoned'
   | 'evicted'
+  | 'waiting'
+  | 'finished'
   | 'pdb-blocked'
   | 'pod-gone'
   | 'heartbeat'
@@ -47,6 +49,10 @@ export interface PodLife {
   /** When the rehearsal started watching its node (or the pod appeared there). */
   since: number;
   evictedAt?: number;
+  /** The drain first waited for it (do-not-disrupt…) rather than evicting it. */
+  waitedSince?: number;
+  /** It completed by itself (phase Succeeded) while on the node. */
+  finishedAt?: number;
   /** Deleted at the deadline, with its grace clamped to `forceGraceSeconds`. */
   forceDeletedAt?: number;
   forceGraceSeconds?: number;

@@ -14,7 +14,7 @@ export async function buildWorld(
 ): Promise<World> {
   const world = await createWorld({
     heartbeatTimeoutSeconds: scenario.hook.heartbeatTimeoutSeconds,
-    workflow: { ...workflow, props: { maxDrainSeconds: scenario.drain.maxDrainSeconds, onDeadline: scenario.drain.onDeadline } },
+    workflow: { ...workflow, props: { maxDrainSeconds: scenario.drain.maxDrainSeconds, onDeadline: scenario.drain.onDeadline, waitForJobPods: scenario.drain.waitForJobPods, sweepIntervalMinutes: scenario.drain.sweepIntervalMinutes } },
   });
   try {
     populate(world, scenario);
@@ -27,7 +27,7 @@ export async function buildWorld(
 
 function populate(world: World, scenario: Scenario): void {
   const { kube } = world;
-  for (const node of scenario.nodes) world.addNode(node.name, node.instanceId);
+  for (const node of scenario.nodes) world.addNode(node.name, node.instanceId, { spot: node.spot || node.interruptAfterSeconds !== undefined });
   const w = scenario.workloads;
   for (const d of w.deployments) {
     kube.addDeployment({
@@ -65,6 +65,10 @@ function populate(world: World, scenario: Scenario): void {
       shutdownSeconds: j.shutdownSeconds,
       priorityClassName: j.priorityClassName,
       ...(j.toleratesDrain ? { tolerations: TOLERATE_ALL } : {}),
+      annotations: j.annotations,
+      runSeconds: j.runSeconds,
+      podReplacementPolicy: j.podReplacementPolicy,
+      backoffLimit: j.backoffLimit,
     });
   }
   for (const m of w.mirrorPods) {

@@ -30,15 +30,15 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient, SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
 import { kubernetesManifests } from '../../lib/cluster-access';
-import type { DrainFunctionKey } from '../../lib/drain-functions';
+import type { DrainFunctionKey as RequiredFunctionKey, OptionalFunctionKey } from '../../lib/drain-functions';
 import type { EksGracefulDrainProps } from '../../lib/graceful-drain';
 import { DrainExecutions } from '../../lambda/adapters/executions';
-import { privateDnsName } from '../../lambda/adapters/instances';
+import { describeInstance, spotRequestStatus } from '../../lambda/adapters/instances';
 import { KubeClient } from '../../lambda/adapters/kube-client';
 import { LifecycleHooks } from '../../lambda/adapters/lifecycle';
 import { configFromEnv, type Deps } from '../../lambda/handlers/deps';
@@ -48,15 +48,20 @@ import { makeCordon } from '../../lambda/handlers/cordon';
 import { makeDrainStep } from '../../lambda/handlers/drain-step';
 import { makeHeartbeat } from '../../lambda/handlers/heartbeat';
 import { makePrepare } from '../../lambda/handlers/prepare';
+import { makeNodeMarks, type NodeMarksResult } from '../../lambda/handlers/node-marks';
 import { makeStartDrain, type StartDrainResult } from '../../lambda/handlers/start-drain';
+import { makeSweep, type SweepResult } from '../../lambda/handlers/sweep';
 import { captureObservability, type CapturedObservability } from '../observability';
 import type { FakeKubeServer } from '../kube/server';
 import type { VirtualClock } from '../virtual-clock';
 import { synthesizeWorkflow, type AslDefinition, type AslState, type SynthesizedWorkflow } from './synth';
 
 type Handler = (input: never, context: Context) => Promise<unknown>;
+type DrainFunctionKey = RequiredFunctionKey | OptionalFunctionKey;
 
 const FACTORIES: Record<DrainFunctionKey, (deps: Deps) => Handler> = {
+  sweep: makeSweep as (deps: Deps) => Handler,
+  nodeMarks: makeNodeMarks as (deps: Deps) => Handler,
   startDrain: makeStartDrain as (deps: Deps) => Handler,
   prepare: makePrepare as (deps: Deps) => Handler,
   cordon: makeCordon as (deps: Deps) => Handler,
@@ -72,7 +77,7 @@ export interface ExecutionRecord {
   name: string;
   arn: string;
   input: unknown;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   startedAt: number;
   stoppedAt?: number;
   output?: unknown;
@@ -92,6 +97,8 @@ export interface ExecutionRecord {
   dataLimitExceeded?: { state: string; bytes: number };
   redrives: number;
   done: Promise<void>;
+  /** StopExecution: aborts the run (an in-flight Lambda finishes, as in AWS, but the execution goes no further). */
+  abort?: () => void;
 }
 
 export interface LocalWorkflowOptions {
@@ -134,13 +141,65 @@ export class LocalWorkflow {
     this.installInCluster();
     for (const [key, arn] of Object.entries(this.synth.functionArns) as Array<[DrainFunctionKey, string]>) {
       this.functionOfArn.set(arn, key);
-      const env = { ...this.synth.environment[key], ...options.environment?.[key] };
+      // AWS_REGION is the Lambda runtime's, not the construct's.
+      const env = { AWS_REGION: 'us-east-1', ...this.synth.environment[key], ...options.environment?.[key] };
       this.handlers[key] = FACTORIES[key](this.deps(env, key));
     }
     this.sfnMock.on(StartExecutionCommand).callsFake((input: { name?: string; input?: string }) => {
       const record = this.startExecution(input.name ?? randomUUID(), JSON.parse(input.input ?? '{}'));
       return { executionArn: record.arn, startDate: new Date(this.clock.now()) };
     });
+    this.sfnMock.on(ListExecutionsCommand).callsFake((input: { statusFilter?: string }) => ({
+      executions: [...this.executions.values()]
+        .filter((e) => !input.statusFilter || e.status === input.statusFilter)
+        .map((e) => ({ executionArn: e.arn, name: e.name, status: e.status, startDate: new Date(e.startedAt), stateMachineArn: this.synth.stateMachineArn })),
+    }));
+    this.sfnMock.on(StopExecutionCommand).callsFake((input: { executionArn?: string }) => {
+      const record = [...this.executions.values()].find((e) => e.arn === input.executionArn);
+      if (!record) throw new SFNServiceException({ name: 'ExecutionDoesNotExist', message: 'Execution Does Not Exist', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+      if (record.status === 'RUNNING') record.abort?.();
+      return { stopDate: new Date(this.clock.now()) };
+    });
+  }
+
+  /** Invokes one function directly, as anyone allowed lambda:InvokeFunction could (forged-input tests). */
+  invokeFunction(key: DrainFunctionKey, input: unknown): Promise<unknown> {
+    return this.invoke(key, input);
+  }
+
+  /** Runs the sweep once, as its schedule does. */
+  sweep(): Promise<SweepResult> {
+    return this.invoke('sweep', {}) as Promise<SweepResult>;
+  }
+
+  /**
+   * Runs the sweep every `intervalMs` of virtual time (the schedule), from
+   * `firstAt`; returns a function that stops it.
+   */
+  scheduleSweeps(intervalMs: number, firstAt = this.clock.now() + intervalMs): () => void {
+    let cancel = () => {};
+    let stopped = false;
+    const arm = (at: number) => {
+      cancel = this.clock.schedule(at, () => {
+        if (stopped) return;
+        this.sweepsRun.push(this.sweep().catch((err) => ({ error: err as Error })));
+        arm(at + intervalMs);
+      });
+    };
+    arm(firstAt);
+    return () => {
+      stopped = true;
+      cancel();
+    };
+  }
+
+  /** Results of the scheduled sweeps so far. */
+  readonly sweepsRun: Array<Promise<SweepResult | { error: Error }>> = [];
+
+  /** Delivers an event to the node-marks function (launch actions, rebalance recommendations). */
+  deliverToNodeMarks(event: unknown): Promise<NodeMarksResult> {
+    if (!this.handlers.nodeMarks) throw new Error('node-marks is not deployed: set warmPools or cordonOnRebalanceRecommendation');
+    return this.invoke('nodeMarks', event) as Promise<NodeMarksResult>;
   }
 
   /**
@@ -153,7 +212,8 @@ export class LocalWorkflow {
   private installInCluster(): void {
     const kube = this.options.kube;
     const onDeadline = this.options.props?.onDeadline ?? 'force-delete';
-    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline).map((file) => readFileSync(file, 'utf8'));
+    const nodeMarks = Boolean(this.options.props?.warmPools || this.options.props?.cordonOnRebalanceRecommendation);
+    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline, { nodeMarks }).map((file) => readFileSync(file, 'utf8'));
     for (const manifest of manifests) kube.apply(manifest);
     for (const [key, groups] of Object.entries(this.synth.kubernetesGroups) as Array<[DrainFunctionKey, string[]]>) {
       const token = `k8s-aws-v1.${key}-${randomUUID()}`;
@@ -179,6 +239,8 @@ export class LocalWorkflow {
 
   restore(): void {
     this.sfnMock.restore();
+    // A run left behind (a test that timed out) must not go on acting on the next world's mocks.
+    for (const e of this.executions.values()) if (e.status === 'RUNNING') e.abort?.();
   }
 
   /** StartExecution: a name already used fails with ExecutionAlreadyExists, as in Step Functions. */
@@ -237,6 +299,7 @@ export class LocalWorkflow {
       Object.entries(definition.States).filter(([, s]) => Array.isArray(s.Retry)).map(([name]) => [name, 0]),
     );
     const execution = machine.run(input as never, {
+      noThrowOnAbort: false,
       overrides: { taskResourceLocalHandlers: this.taskHandlers(record, definition) as never, retryIntervalOverrides },
       context: {
         Execution: { Id: record.arn, Name: record.name, StartTime: new Date(record.startedAt).toISOString(), Input: input as never },
@@ -244,12 +307,17 @@ export class LocalWorkflow {
       } as never,
     });
     if (record.redrives === 0) record.historyEvents += 1; // ExecutionStarted
+    let aborted = false;
+    record.abort = () => {
+      aborted = true;
+      execution.abort();
+    };
     const counting = this.count(record, execution.eventLogs);
     try {
       record.output = await execution.result;
       record.status = 'SUCCEEDED';
     } catch (err) {
-      record.status = 'FAILED';
+      record.status = aborted ? 'ABORTED' : 'FAILED';
       const cause = (err as { cause?: { name?: string; message?: string } }).cause;
       record.error = { Error: cause?.name ?? (err as Error).name, Cause: cause?.message ?? (err as Error).message };
     } finally {
@@ -372,6 +440,7 @@ export class LocalWorkflow {
     const clock = this.clock;
     const kube = this.options.kube;
     const aws = { region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } };
+    let ec2: EC2Client | undefined;
     return {
       ...this.observability,
       clock,
@@ -384,7 +453,10 @@ export class LocalWorkflow {
         );
       },
       hooks: new LifecycleHooks(new AutoScalingClient(aws)),
-      privateDnsName: (instanceId) => privateDnsName(new EC2Client(aws), instanceId),
+      ec2: {
+        describeInstance: (instanceId) => describeInstance((ec2 ??= new EC2Client(aws)), instanceId),
+        spotRequestStatus: (requestId) => spotRequestStatus((ec2 ??= new EC2Client(aws)), requestId),
+      },
       executions: new DrainExecutions(new SFNClient(aws), env.STATE_MACHINE_ARN ?? this.synth.stateMachineArn),
     };
   }

@@ -10,14 +10,15 @@ import { LocalWorkflow, type LocalWorkflowOptions } from './local-workflow';
 
 export const ASG = 'test-asg';
 export const HOOK = 'eks-graceful-drain';
+export const LAUNCH_HOOK = 'eks-graceful-drain-launch';
 
 export interface World {
   clock: VirtualClock;
   kube: FakeKubeServer;
   asg: FakeAutoScaling;
   workflow: LocalWorkflow;
-  /** Adds a node for an instance, with its private DNS name known to EC2. */
-  addNode(name: string, instanceId: string): void;
+  /** Adds a node for an instance of the group, with its private DNS name known to EC2 (`spot`: a Spot instance). */
+  addNode(name: string, instanceId: string, options?: { spot?: boolean }): void;
   /** Terminates the instance: starts a lifecycle action and delivers its event. */
   terminate(instanceId: string): Promise<ReturnType<FakeAutoScaling['terminate']>>;
   close(): Promise<void>;
@@ -30,6 +31,7 @@ export async function createWorld(
   const kube = await FakeKubeServer.start({ clock });
   const asg = new FakeAutoScaling(clock)
     .addHook({ autoScalingGroupName: ASG, lifecycleHookName: HOOK, heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds ?? 1800 })
+    .addHook({ autoScalingGroupName: ASG, lifecycleHookName: LAUNCH_HOOK, heartbeatTimeoutSeconds: 300, transition: 'autoscaling:EC2_INSTANCE_LAUNCHING' })
     .install();
   const workflow = new LocalWorkflow({
     clock,
@@ -42,9 +44,9 @@ export async function createWorld(
     kube,
     asg,
     workflow,
-    addNode(name, instanceId) {
+    addNode(name, instanceId, nodeOptions = {}) {
       kube.addNode({ name, instanceId });
-      asg.addInstance(instanceId, name);
+      asg.addInstance(instanceId, name, { group: ASG, spot: nodeOptions.spot });
     },
     async terminate(instanceId) {
       const started = asg.terminate(ASG, HOOK, instanceId);

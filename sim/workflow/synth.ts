@@ -5,7 +5,9 @@
  */
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { DrainFunctionKey } from '../../lib/drain-functions';
+import type { DrainFunctionKey as RequiredFunctionKey, OptionalFunctionKey } from '../../lib/drain-functions';
+
+type DrainFunctionKey = RequiredFunctionKey | OptionalFunctionKey;
 import { EksGracefulDrain, EksGracefulDrainProps } from '../../lib/graceful-drain';
 
 export const TEST_ACCOUNT = '123456789012';
@@ -97,7 +99,7 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
   const roleArns = {} as Record<DrainFunctionKey, string>;
   const kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>> = {};
   const accessEntries = Object.values(json.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry');
-  for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, EksGracefulDrain['functions'][DrainFunctionKey]]>) {
+  for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, NonNullable<EksGracefulDrain['functions'][DrainFunctionKey]>]>) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
     const properties = json.Resources[logicalId].Properties;
     environment[key] = resolve(properties.Environment?.Variables ?? {}) as Record<string, string>;

@@ -52,7 +52,6 @@ export function drainState(overrides: DrainStateOverrides = {}): DrainState {
       autoScalingGroupName: 'demo-asg',
       lifecycleHookName: 'drain-hook',
       instanceId: 'i-0123456789abcdef0',
-      lifecycleActionToken: '2f1e7c1a-0000-4000-8000-000000000001',
       tokenHash: '0123456789abcdef',
       startedAt: iso(startedAt),
     },

@@ -1,4 +1,4 @@
-import { continuationName, executionName, parseLifecycleEvent, tokenHash } from '../../lambda/core/lifecycle-event';
+import { continuationName, parseDrainEvent, tokenHash } from '../../lambda/core/lifecycle-event';
 
 const TOKEN = 'bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635';
 
@@ -28,44 +28,64 @@ function lifecycleEvent(detail: Record<string, unknown> = {}, envelope: Record<s
   };
 }
 
-describe('parseLifecycleEvent', () => {
-  it('reads a terminate action', () => {
+describe('parseDrainEvent', () => {
+  it('reads a terminate action: the instance, group and hook, and only a hash of the token', () => {
     // Arrange
     const event = lifecycleEvent();
 
     // Act
-    const parsed = parseLifecycleEvent(event);
+    const parsed = parseDrainEvent(event);
 
     // Assert
     expect(parsed).toEqual({
       kind: 'terminate',
-      action: {
-        autoScalingGroupName: 'my-asg',
-        lifecycleHookName: 'my-hook',
-        instanceId: 'i-0123456789abcdef0',
-        lifecycleActionToken: TOKEN,
-        tokenHash: tokenHash(TOKEN),
-        startedAt: '2026-01-01T00:00:00.000Z',
-      },
+      destination: 'EC2',
+      autoScalingGroupName: 'my-asg',
+      lifecycleHookName: 'my-hook',
+      instanceId: 'i-0123456789abcdef0',
+      tokenHash: tokenHash(TOKEN),
     });
+    expect(JSON.stringify(parsed)).not.toContain(TOKEN);
+  });
+
+  it('drains a scale-in to a warm pool like a termination', () => {
+    // Act
+    const parsed = parseDrainEvent(lifecycleEvent({ Destination: 'WarmPool' }));
+    // Assert
+    expect(parsed).toMatchObject({ kind: 'terminate', destination: 'WarmPool' });
+  });
+
+  it('reads a launch action and its origin (back from the warm pool)', () => {
+    // Arrange
+    const event = lifecycleEvent({ LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', Origin: 'WarmPool', Destination: 'AutoScalingGroup' }, { 'detail-type': 'EC2 Instance-launch Lifecycle Action' });
+    // Act
+    const parsed = parseDrainEvent(event);
+    // Assert
+    expect(parsed).toMatchObject({ kind: 'launch', origin: 'WarmPool', instanceId: 'i-0123456789abcdef0' });
+  });
+
+  it.each([
+    ['terminate', 'terminate'],
+    ['stop', 'stop'],
+    ['hibernate', 'hibernate'],
+  ])('reads a Spot interruption warning (%s)', (action, expected) => {
+    // Arrange
+    const event = { source: 'aws.ec2', 'detail-type': 'EC2 Spot Instance Interruption Warning', detail: { 'instance-id': 'i-0123456789abcdef0', 'instance-action': action } };
+    // Act / Assert
+    expect(parseDrainEvent(event)).toEqual({ kind: 'spot-interruption', instanceId: 'i-0123456789abcdef0', instanceAction: expected });
+  });
+
+  it('reads a rebalance recommendation', () => {
+    const event = { source: 'aws.ec2', 'detail-type': 'EC2 Instance Rebalance Recommendation', detail: { 'instance-id': 'i-01234567' } };
+    expect(parseDrainEvent(event)).toEqual({ kind: 'rebalance', instanceId: 'i-01234567' });
   });
 
   it.each([
     ['a test notification', lifecycleEvent({ Event: 'autoscaling:TEST_NOTIFICATION' }), 'test-notification'],
-    ['a move into the warm pool', lifecycleEvent({ Destination: 'WarmPool' }), 'warm-pool'],
-    [
-      'a launch action',
-      lifecycleEvent({ LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }, { 'detail-type': 'EC2 Instance-launch Lifecycle Action' }),
-      'not-terminating',
-    ],
+    ['another Auto Scaling event', lifecycleEvent({}, { 'detail-type': 'EC2 Instance Launch Successful' }), 'not-a-drain-event'],
+    ['another EC2 event', { source: 'aws.ec2', 'detail-type': 'EC2 Instance State-change Notification', detail: { 'instance-id': 'i-01234567' } }, 'not-a-drain-event'],
   ])('ignores %s', (_, event, reason) => {
-    // Arrange (above)
-
-    // Act
-    const parsed = parseLifecycleEvent(event);
-
-    // Assert
-    expect(parsed).toEqual({ kind: 'ignore', reason });
+    expect(parseDrainEvent(event)).toEqual({ kind: 'ignore', reason });
   });
 
   it('reports missing fields as invalid, with what it could read', () => {
@@ -73,7 +93,7 @@ describe('parseLifecycleEvent', () => {
     const event = lifecycleEvent({ LifecycleActionToken: undefined, LifecycleHookName: '' });
 
     // Act
-    const parsed = parseLifecycleEvent(event);
+    const parsed = parseDrainEvent(event);
 
     // Assert
     expect(parsed).toEqual({
@@ -83,24 +103,9 @@ describe('parseLifecycleEvent', () => {
     });
   });
 
-  it('reports an unparseable time as invalid', () => {
-    // Arrange
-    const event = lifecycleEvent({}, { time: 'yesterday' });
-
+  it.each([['i-0123 / x'], ['i-0123456789abcdef'], ['i-0123456789ABCDEF0'], ['i-012345678']])('refuses %s: not an instance id', (id) => {
     // Act
-    const parsed = parseLifecycleEvent(event);
-
-    // Assert
-    expect(parsed).toMatchObject({ kind: 'invalid', reason: 'missing or invalid: time' });
-  });
-
-  it('refuses an instance id that could not be part of an execution name', () => {
-    // Arrange
-    const event = lifecycleEvent({ EC2InstanceId: 'i-0123 / x' });
-
-    // Act
-    const parsed = parseLifecycleEvent(event);
-
+    const parsed = parseDrainEvent(lifecycleEvent({ EC2InstanceId: id }));
     // Assert
     expect(parsed).toMatchObject({ kind: 'invalid', partial: { autoScalingGroupName: 'my-asg', instanceId: undefined } });
   });
@@ -108,15 +113,10 @@ describe('parseLifecycleEvent', () => {
   it.each([
     ['not an object', 'hello'],
     ['no detail', { source: 'aws.autoscaling' }],
-    ['another source', lifecycleEvent({}, { source: 'aws.ec2' })],
+    ['another source', lifecycleEvent({}, { source: 'aws.sqs' })],
+    ['a Spot warning without an instance id', { source: 'aws.ec2', 'detail-type': 'EC2 Spot Instance Interruption Warning', detail: { 'instance-id': 'x' } }],
   ])('reports an event with %s as invalid', (_, event) => {
-    // Arrange (above)
-
-    // Act
-    const parsed = parseLifecycleEvent(event);
-
-    // Assert
-    expect(parsed.kind).toBe('invalid');
+    expect(parseDrainEvent(event).kind).toBe('invalid');
   });
 });
 
@@ -130,26 +130,7 @@ describe('names', () => {
     expect(hash).not.toBe(tokenHash('another-token'));
   });
 
-  it('gives a duplicate event the same valid execution name', () => {
-    // Arrange
-    const first = parseLifecycleEvent(lifecycleEvent());
-    const duplicate = parseLifecycleEvent({ ...lifecycleEvent(), id: 'another-delivery' });
-    if (first.kind !== 'terminate' || duplicate.kind !== 'terminate') throw new Error('expected terminate');
-
-    // Act
-    const name = executionName(first.action);
-
-    // Assert
-    expect(name).toBe(executionName(duplicate.action));
-    expect(name).toBe(`i-0123456789abcdef0-${tokenHash(TOKEN)}`);
-    expect(name).toMatch(/^[0-9A-Za-z_-]{1,80}$/);
-  });
-
   it('names continuations after the first execution', () => {
-    // Arrange / Act
-    const name = continuationName('i-0123456789abcdef0-0011223344556677', 3);
-
-    // Assert
-    expect(name).toBe('i-0123456789abcdef0-0011223344556677-c3');
+    expect(continuationName('i-0123456789abcdef0-0011223344556677', 3)).toBe('i-0123456789abcdef0-0011223344556677-c3');
   });
 });

@@ -18,6 +18,7 @@ const status = (overrides: Partial<NodeStatus>): NodeStatus => ({
   finished: 0,
   leftAlone: [],
   warnings: [],
+  held: [],
   ...overrides,
 });
 

@@ -16,7 +16,7 @@ describe('podFilters', () => {
     const names = podFilters.map((f) => f.name);
 
     // Assert
-    expect(names).toEqual(['finished', 'daemonset', 'mirror', 'tolerates-drain', 'terminating', 'evict']);
+    expect(names).toEqual(['finished', 'daemonset', 'mirror', 'tolerates-drain', 'terminating', 'hold', 'evict']);
   });
 
   describe('finished', () => {

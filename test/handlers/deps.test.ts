@@ -1,6 +1,6 @@
 import { realDeps, withRealDeps, type CapabilityFactory } from '../../lambda/handlers/deps';
 
-const hooks = { describeHook: jest.fn(), recordHeartbeat: jest.fn(), complete: jest.fn() };
+const hooks = { describeHook: jest.fn(), recordHeartbeat: jest.fn(), complete: jest.fn(), describeInstance: jest.fn(), groupInstances: jest.fn(), recentActivities: jest.fn() };
 
 describe('real dependencies', () => {
   test('a capability is built on first use, once, from the base; unnamed ones are absent', () => {

@@ -6,13 +6,16 @@ import { VirtualClock } from '../../sim/virtual-clock';
 import { STARTED_AT, drainState } from '../core/drain-state-factory';
 
 const S = 1000;
+const notUsed = async (): Promise<never> => {
+  throw new Error('not used');
+};
 
 function depsAt(now: number, hookAnswer: 'recorded' | 'not-active' | 'completed'): Deps {
   const clock = new VirtualClock(now);
   return {
     ...captureObservability(),
     clock,
-    config: { clusterName: 'c', deadlinePolicy: 'force-delete', maxDrainSeconds: 0, watchSeconds: 60, historyEventsBudget: 15_000 },
+    config: { clusterName: 'c', deadlinePolicy: 'force-delete', maxDrainSeconds: 0, watchSeconds: 60, historyEventsBudget: 15_000, autoScalingGroupNames: ['demo-asg'], lifecycleHookName: 'drain-hook' },
     kube: () => {
       throw new Error('not used');
     },
@@ -20,9 +23,13 @@ function depsAt(now: number, hookAnswer: 'recorded' | 'not-active' | 'completed'
       describeHook: async () => ({ heartbeatTimeoutSeconds: 1800, globalTimeoutSeconds: 172_800, defaultResult: 'CONTINUE' }),
       recordHeartbeat: async () => (hookAnswer === 'completed' ? 'recorded' : hookAnswer),
       complete: async () => (hookAnswer === 'not-active' ? 'not-active' : 'completed'),
+      // Auto Scaling holds the instance for the hook (our hook may still call it over: hookAnswer).
+      describeInstance: async (instanceId: string) => ({ instanceId, autoScalingGroupName: 'demo-asg', lifecycleState: 'Terminating:Wait' }),
+      groupInstances: notUsed,
+      recentActivities: notUsed,
     },
-    privateDnsName: async () => undefined,
-    executions: { start: async () => ({ outcome: 'started', executionArn: 'arn' }) },
+    ec2: { describeInstance: notUsed, spotRequestStatus: notUsed },
+    executions: { start: async () => ({ outcome: 'started', executionArn: 'arn' }), running: notUsed, stop: notUsed },
   };
 }
 

@@ -115,7 +115,7 @@ describe('lib/kubernetes: one ClusterRole per group, each with only what its fun
     expect(document.errors).toEqual([]);
     return document.toJS() as Record<string, any>;
   });
-  const rbac = [...manifestsOf(KUBERNETES_MANIFESTS.rbac), ...manifestsOf(KUBERNETES_MANIFESTS.forceDelete)];
+  const rbac = [...manifestsOf(KUBERNETES_MANIFESTS.rbac), ...manifestsOf(KUBERNETES_MANIFESTS.forceDelete), ...manifestsOf(KUBERNETES_MANIFESTS.nodeMarks)];
   type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
   const grantsOf = (roleName: string): string[] => {
     const role = rbac.find((m) => m.kind === 'ClusterRole' && m.metadata.name === roleName);
@@ -133,18 +133,21 @@ describe('lib/kubernetes: one ClusterRole per group, each with only what its fun
     const pair = (name: string) => [`rbac.authorization.k8s.io/v1 ClusterRole ${name}`, `rbac.authorization.k8s.io/v1 ClusterRoleBinding ${name}`];
     expect(names(KUBERNETES_MANIFESTS.rbac)).toEqual(['prepare', 'cordon', 'drainStep'].flatMap((key) => pair(KUBERNETES_GROUPS[key as 'prepare'])));
     expect(names(KUBERNETES_MANIFESTS.forceDelete)).toEqual(pair(KUBERNETES_GROUPS.applyDeadline));
+    expect(names(KUBERNETES_MANIFESTS.nodeMarks)).toEqual(pair(KUBERNETES_GROUPS.nodeMarks));
   });
 
   test.each([
     ['prepare', ['core/nodes:get', 'core/nodes:list']],
     ['cordon', ['core/nodes:get', 'core/nodes:patch']],
     ['drainStep', [
-      'apps/daemonsets:get', 'core/persistentvolumeclaims:get',
+      'apps/daemonsets:get', 'core/nodes:get', 'core/persistentvolumeclaims:get',
       'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'policy/poddisruptionbudgets:list', 'policy/poddisruptionbudgets:watch',
       'storage.k8s.io/volumeattachments:list', 'storage.k8s.io/volumeattachments:watch',
+      'batch/jobs:get',
     ]],
-    ['applyDeadline', ['core/pods:delete', 'core/pods:list']],
+    ['applyDeadline', ['core/nodes:get', 'core/pods:delete', 'core/pods:list']],
+    ['nodeMarks', ['core/nodes:get', 'core/nodes:list', 'core/nodes:patch']],
   ] as const)('%s: exactly %j (changing one must change this test)', (key, grants) => {
     expect(grantsOf(KUBERNETES_GROUPS[key])).toEqual([...grants].sort());
   });

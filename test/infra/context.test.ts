@@ -19,6 +19,7 @@ describe('context → props', () => {
       onDeadline: 'force-delete',
       existingLifecycleHookName: undefined,
       metricsNamespace: 'EksGracefulDrain',
+      sweepIntervalMinutes: 5,
     });
   });
 
@@ -39,6 +40,7 @@ describe('context → props', () => {
       onDeadline: 'abandon',
       existingLifecycleHookName: 'their-hook',
       metricsNamespace: 'Ops',
+      sweepIntervalMinutes: 5,
     });
   });
 

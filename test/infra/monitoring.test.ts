@@ -97,6 +97,7 @@ describe('dashboard', () => {
       'Lifecycle events: duplicate and invalid',
       'Kubernetes API errors',
       'Dead-letter queue',
+      'Jobs: waited for, evicted late, replaced early',
       'Lambda errors',
       'Lambda throttles',
       'Lambda duration (ms, p99)',

@@ -57,7 +57,7 @@ test('npm pack → npm install in a fresh CDK app → cdk synth of the user\'s o
   // Pack (prepack builds the function bundles and the JavaScript with declarations).
   const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], ROOT)) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = packed.files.map((file) => file.path);
-  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/functions/heartbeat/index.mjs', 'dist/lib/kubernetes/rbac.yaml']));
+  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/functions/heartbeat/index.mjs', 'dist/lib/kubernetes/rbac.yaml', 'dist/bin/eks-graceful-drain.mjs', 'job-guard/job-guard.sh']));
   expect(files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
   expect(files.filter((file) => /^(test|sim|bench|scripts|dist\/meta)\//.test(file))).toEqual([]);
 
@@ -84,6 +84,8 @@ test('npm pack → npm install in a fresh CDK app → cdk synth of the user\'s o
   const manifests = JSON.parse(run(process.execPath, ['-e', "console.log(JSON.stringify(require('eks-graceful-drain').kubernetesManifests('force-delete')))"], app)) as string[];
   expect(manifests.length).toBeGreaterThan(0);
   for (const manifest of manifests) expect([manifest, fs.existsSync(manifest)]).toEqual([manifest, true]);
+  // The operator CLI runs from the install with nothing but the tarball (client-node bundled in).
+  expect(run(path.join(app, 'node_modules', '.bin', 'eks-graceful-drain'), ['--help'], app)).toMatch(/^Usage: eks-graceful-drain audit/);
 
   // The user's TypeScript compiles against the package's declarations, then synthesizes.
   fs.writeFileSync(path.join(app, 'app.ts'), USER_APP);

@@ -17,7 +17,7 @@ function stackFrom(context: Record<string, unknown>) {
 describe('private clusters: the Kubernetes-facing functions in the cluster\'s VPC', () => {
   const { app, stack, template } = stackFrom(network);
   const json = template.toJSON();
-  const fnId = (key: keyof typeof stack.drain.functions) => stack.getLogicalId(stack.drain.functions[key].node.defaultChild as never);
+  const fnId = (key: keyof typeof stack.drain.functions) => stack.getLogicalId(stack.drain.functions[key]!.node.defaultChild as never);
 
   test('prepare, cordon, drain-step and apply-deadline run in the given subnets and security groups; the others outside', () => {
     for (const key of ['prepare', 'cordon', 'drainStep', 'applyDeadline'] as const) {

@@ -23,7 +23,7 @@ describe('EksGracefulDrain template', () => {
 
   /** The statements of the role policy attached to a function's role. */
   const statementsOf = (key: keyof typeof drain.functions): Statement[] => {
-    const roleId = stack.getLogicalId(drain.functions[key].role!.node.defaultChild as never);
+    const roleId = stack.getLogicalId(drain.functions[key]!.role!.node.defaultChild as never);
     const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
       JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
     return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
@@ -62,10 +62,16 @@ describe('EksGracefulDrain template', () => {
   });
 
   describe('EventBridge rule', () => {
-    test('matches terminate lifecycle actions of our hook and groups (warm-pool returns are filtered by start-drain, so an event without Destination is never dropped)', () => {
+    test('matches terminate lifecycle actions of our hook and groups (to EC2 and into a warm pool alike), and Spot interruption warnings', () => {
       const rules = template.findResources('AWS::Events::Rule');
-      expect(Object.values(rules)).toHaveLength(1);
-      expect(Object.values(rules)[0].Properties.EventPattern).toEqual({
+      expect(Object.values(rules)).toHaveLength(2);
+      expect(json.Resources[logicalId(drain.lifecycleHooks.spotRule!)].Properties.EventPattern).toEqual({
+        'account': [TEST_ACCOUNT],
+        'region': [TEST_REGION],
+        'source': ['aws.ec2'],
+        'detail-type': ['EC2 Spot Instance Interruption Warning'],
+      });
+      expect(json.Resources[logicalId(drain.lifecycleHooks.rule)].Properties.EventPattern).toEqual({
         // Pinned: an event forwarded from another account or region starts nothing.
         'account': [TEST_ACCOUNT],
         'region': [TEST_REGION],
@@ -80,10 +86,10 @@ describe('EksGracefulDrain template', () => {
 
     test('targets start-drain with a retry policy and the dead-letter queue', () => {
       const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
-      template.hasResourceProperties('AWS::Events::Rule', {
+      expect(json.Resources[logicalId(drain.lifecycleHooks.rule)].Properties).toMatchObject({
         Targets: [{
           Arn: { 'Fn::GetAtt': [logicalId(drain.functions.startDrain), 'Arn'] },
-          Id: Match.anyValue(),
+          Id: expect.any(String),
           // Events older than the heartbeat timeout are for actions that already timed out.
           RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 900 },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
@@ -128,6 +134,13 @@ describe('EksGracefulDrain template', () => {
               Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(drain.lifecycleHooks.rule), 'Arn'] } } },
               Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
             }),
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(drain.lifecycleHooks.spotRule!), 'Arn'] } } },
+              Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+            }),
           ],
         },
       });
@@ -135,24 +148,24 @@ describe('EksGracefulDrain template', () => {
   });
 
   describe('functions', () => {
-    test('seven functions, nodejs22.x on arm64, handler "handler" in an ESM bundle', () => {
+    test('eight functions (nine with warm pools or rebalance cordons), nodejs22.x on arm64, handler "handler" in an ESM bundle', () => {
       const functions = template.findResources('AWS::Lambda::Function');
-      expect(Object.keys(functions)).toHaveLength(7);
+      expect(Object.keys(functions)).toHaveLength(8);
       for (const fn of Object.values(functions)) {
         expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
       }
     });
 
-    test('drain-step may run 3 minutes, the others 30 seconds', () => {
+    test('drain-step may run 3 minutes, the sweep 2, the others 30 seconds', () => {
       for (const [key, fn] of Object.entries(drain.functions)) {
-        const properties = json.Resources[logicalId(fn)].Properties;
-        expect([key, properties.Timeout]).toEqual([key, key === 'drainStep' ? 180 : 30]);
+        const properties = json.Resources[logicalId(fn!)].Properties;
+        expect([key, properties.Timeout]).toEqual([key, key === 'drainStep' ? 180 : key === 'sweep' ? 120 : 30]);
       }
     });
 
     test('each function has its own reserved concurrency, 150 in all by default', () => {
-      const reserved = Object.fromEntries(Object.entries(drain.functions).map(([key, fn]) => [key, json.Resources[logicalId(fn)].Properties.ReservedConcurrentExecutions]));
-      expect(reserved).toEqual({ startDrain: 5, prepare: 10, cordon: 10, drainStep: 100, heartbeat: 10, applyDeadline: 5, complete: 10 });
+      const reserved = Object.fromEntries(Object.entries(drain.functions).map(([key, fn]) => [key, json.Resources[logicalId(fn!)].Properties.ReservedConcurrentExecutions]));
+      expect(reserved).toEqual({ startDrain: 5, prepare: 10, cordon: 10, drainStep: 100, heartbeat: 10, applyDeadline: 5, complete: 10, sweep: 1 });
     });
 
     test('reservedConcurrency overrides some functions, or reserves none with false', () => {
@@ -166,7 +179,7 @@ describe('EksGracefulDrain template', () => {
 
     test('each function logs to its own log group with a retention', () => {
       for (const fn of Object.values(drain.functions)) {
-        const logGroupRef = json.Resources[logicalId(fn)].Properties.LoggingConfig.LogGroup;
+        const logGroupRef = json.Resources[logicalId(fn!)].Properties.LoggingConfig.LogGroup;
         expect(json.Resources[logGroupRef.Ref]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
       }
     });
@@ -180,13 +193,17 @@ describe('EksGracefulDrain template', () => {
           MAX_DRAIN_SECONDS: '3600',
           POWERTOOLS_SERVICE_NAME: 'eks-graceful-drain',
           POWERTOOLS_METRICS_NAMESPACE: 'Ops',
+          // What a drain may act on: the configuration, never an input.
+          AUTO_SCALING_GROUP_NAMES: 'test-asg',
+          LIFECYCLE_HOOK_NAME: 'eks-graceful-drain',
+          ACCOUNT_ID: '123456789012',
         });
       }
       expect(environment.drainStep.WATCH_SECONDS).toBe('60');
       expect(environment.startDrain.STATE_MACHINE_ARN).toMatch(/^arn:aws:states:us-east-1:123456789012:stateMachine:[\w-]+$/);
       const withWatch = Object.entries(environment).filter(([, v]) => 'WATCH_SECONDS' in v).map(([k]) => k);
       const withArn = Object.entries(environment).filter(([, v]) => 'STATE_MACHINE_ARN' in v).map(([k]) => k);
-      expect([withWatch, withArn]).toEqual([['drainStep'], ['startDrain']]);
+      expect([withWatch, withArn]).toEqual([['drainStep'], ['startDrain', 'sweep']]);
     });
 
     test('environment defaults', () => {
@@ -203,17 +220,18 @@ describe('EksGracefulDrain template', () => {
     };
 
     test.each([
-      ['startDrain', ['sqs:SendMessage', 'states:StartExecution']],
-      ['prepare', ['autoscaling:DescribeLifecycleHooks', 'ec2:DescribeInstances', 'eks:DescribeCluster']],
-      ['cordon', ['eks:DescribeCluster']],
-      ['drainStep', ['eks:DescribeCluster']],
-      ['heartbeat', ['autoscaling:RecordLifecycleActionHeartbeat']],
-      ['applyDeadline', ['eks:DescribeCluster']],
-      ['complete', ['autoscaling:CompleteLifecycleAction']],
+      ['startDrain', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'sqs:SendMessage', 'states:ListExecutions', 'states:StartExecution', 'states:StopExecution']],
+      ['prepare', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'eks:DescribeCluster']],
+      ['cordon', ['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'eks:DescribeCluster']],
+      ['drainStep', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'eks:DescribeCluster']],
+      ['heartbeat', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:RecordLifecycleActionHeartbeat']],
+      ['applyDeadline', ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'eks:DescribeCluster']],
+      ['complete', ['autoscaling:CompleteLifecycleAction', 'autoscaling:DescribeAutoScalingInstances']],
+      ['sweep', ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests', 'states:StartExecution']],
     ] as const)('%s: %j (and its own logs)', (key, actions) => {
       expect(actionsOf(key)).toEqual([...actions, ...logs].sort());
       expect(resourceOf(key, 'logs:PutLogEvents')).toEqual({
-        'Fn::GetAtt': [json.Resources[logicalId(drain.functions[key])].Properties.LoggingConfig.LogGroup.Ref, 'Arn'],
+        'Fn::GetAtt': [json.Resources[logicalId(drain.functions[key]!)].Properties.LoggingConfig.LogGroup.Ref, 'Arn'],
       });
     });
 

@@ -63,14 +63,14 @@ describe('drain workflow definition', () => {
     expect(definition.StartAt).toBe('Prepare');
     expect(Object.keys(states).sort()).toEqual([
       'ApplyDeadlinePolicy', 'Complete', 'ContinueAsNew', 'Continued', 'Cordon', 'Done', 'DrainFailed', 'DrainStep',
-      'Heartbeat', 'Prepare', 'ReleaseAfterError', 'RouteAfterDeadline', 'RouteAfterDrainStep', 'RouteAfterHeartbeat',
+      'Heartbeat', 'Prepare', 'ReleaseAfterError', 'RouteAfterCordon', 'RouteAfterDeadline', 'RouteAfterDrainStep', 'RouteAfterHeartbeat',
       'RouteAfterPrepare', 'WaitForPods',
     ]);
   });
 
   test.each([
     ['Prepare', 'prepare', 'RouteAfterPrepare'],
-    ['Cordon', 'cordon', 'DrainStep'],
+    ['Cordon', 'cordon', 'RouteAfterCordon'],
     ['DrainStep', 'drainStep', 'RouteAfterDrainStep'],
     ['Heartbeat', 'heartbeat', 'RouteAfterHeartbeat'],
     ['ApplyDeadlinePolicy', 'applyDeadline', 'RouteAfterDeadline'],
@@ -88,7 +88,9 @@ describe('drain workflow definition', () => {
   });
 
   test('routes', () => {
-    expect(routes('RouteAfterPrepare')).toEqual({ 'complete': 'Complete', '(otherwise)': 'Cordon' });
+    // done: the instance is not one a drain may touch (refused), or no longer held
+    expect(routes('RouteAfterPrepare')).toEqual({ 'complete': 'Complete', 'done': 'Done', '(otherwise)': 'Cordon' });
+    expect(routes('RouteAfterCordon')).toEqual({ 'done': 'Done', '(otherwise)': 'DrainStep' });
     expect(routes('RouteAfterDrainStep')).toEqual({
       'complete': 'Complete',
       'deadline': 'ApplyDeadlinePolicy',
@@ -98,7 +100,7 @@ describe('drain workflow definition', () => {
       '(otherwise)': 'WaitForPods',
     });
     expect(routes('RouteAfterHeartbeat')).toEqual({ 'done': 'Done', 'complete': 'Complete', '(otherwise)': 'WaitForPods' });
-    expect(routes('RouteAfterDeadline')).toEqual({ 'complete': 'Complete', 'heartbeat': 'Heartbeat', '(otherwise)': 'WaitForPods' });
+    expect(routes('RouteAfterDeadline')).toEqual({ 'complete': 'Complete', 'done': 'Done', 'heartbeat': 'Heartbeat', '(otherwise)': 'WaitForPods' });
   });
 
   test('WaitForPods waits until $.waitUntil, then drains again', () => {

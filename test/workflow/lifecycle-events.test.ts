@@ -40,9 +40,12 @@ describe('workflow: lifecycle events and actions', () => {
 
     // Assert
     expect(world.workflow.executions.size).toBe(1);
-    expect([again.outcome, resent.outcome, late.outcome]).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect([again.outcome, resent.outcome]).toEqual(['duplicate', 'duplicate']);
+    // once the action is over, Auto Scaling no longer holds the instance: nothing to do
+    expect(late).toEqual({ outcome: 'ignored', reason: 'no-longer-held' });
     expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
-    expect(world.workflow.observability.metricTotal('DuplicateEvents')).toBe(3);
+    expect(world.workflow.observability.metricTotal('DuplicateEvents')).toBe(2);
+    expect(world.workflow.observability.metricTotal('RefusedInputs')).toBe(0);
     expect(world.workflow.observability.metricTotal('DrainsStarted')).toBe(1);
     expect(world.kube.countRequests({ path: /\/eviction$/ })).toBe(2);
   });
@@ -68,7 +71,6 @@ describe('workflow: lifecycle events and actions', () => {
   });
 
   test.each([
-    ['a warm-pool return', (e: Record<string, any>) => ({ ...e, detail: { ...e.detail, Destination: 'WarmPool' } }), 'warm-pool'],
     ['a test notification', (e: Record<string, any>) => ({ ...e, detail: { Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: ASG } }), 'test-notification'],
   ])('%s is ignored, logged, and starts nothing', async (_label, mutate, reason) => {
     // Arrange

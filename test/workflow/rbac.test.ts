@@ -17,13 +17,14 @@ import { createWorld, type World } from '../../sim/workflow/scenario';
 const NODE = 'ip-10-0-0-1.ec2.internal';
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 
-/** Web pods behind a PDB that lets one go at a time, a DaemonSet pod and a mirror pod. */
+/** Web pods behind a PDB that lets one go at a time, a Job pod (its Job is read for the replacement warning), a DaemonSet pod and a mirror pod. */
 async function drainWorld(options: Parameters<typeof createWorld>[0] = {}) {
   const world = await createWorld(options);
   world.addNode(NODE, INSTANCE);
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
   world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE, labels: { app: 'web' } });
   world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+  world.kube.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 60, shutdownSeconds: 10 });
   world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
   world.kube.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
   return world;
@@ -90,7 +91,7 @@ describe('workflow under the shipped RBAC, one group per function', () => {
   });
 
   test.each([
-    ['eks-graceful-drain:prepare', 'nodes', 'list', 'Prepare', 'KubeApiError', 'cannot list resource "nodes" in API group "" at the cluster scope'],
+    ['eks-graceful-drain:prepare', 'nodes', 'get', 'Prepare', 'KubeApiError', 'cannot get resource "nodes" in API group "" at the cluster scope'],
     ['eks-graceful-drain:cordon', 'nodes', 'patch', 'Cordon', 'KubeApiError', 'cannot patch resource "nodes" in API group "" at the cluster scope'],
     // DrainStep gives the Kubernetes API a few minutes of rounds before it gives up.
     ['eks-graceful-drain:drain-step', 'pods', 'list', 'DrainStep', 'DrainFailedError', 'cannot list resource "pods" in API group "" at the cluster scope'],
@@ -171,13 +172,17 @@ describe('workflow under the shipped RBAC, one group per function', () => {
 
     // Assert: used, or on this short list of grants whose use these scenarios do not reach, each with the reason.
     const notReachedHere: Record<string, string> = {
-      // Prepare GETs a node by name only when no node carries the instance's providerID.
-      'eks-graceful-drain:prepare core/nodes:get': 'the private-DNS-name lookup',
+      // Prepare LISTs nodes only when no node named after the instance's private DNS name is the instance's.
+      'eks-graceful-drain:prepare core/nodes:list': 'the LIST fallback of the node lookup',
       // DrainStep GETs a pod only to confirm a refused eviction.
       'eks-graceful-drain:drain-step core/pods:get': 'an eviction answered 409',
       // The VolumeAttachment wait after the pods (issue 9).
       'eks-graceful-drain:drain-step storage.k8s.io/volumeattachments:list': 'the VolumeAttachment wait',
       'eks-graceful-drain:drain-step storage.k8s.io/volumeattachments:watch': 'the VolumeAttachment wait',
+      // The claims of pods that stay on the node, read during the VolumeAttachment wait (test/workflow/cluster-behaviour).
+      'eks-graceful-drain:drain-step core/persistentvolumeclaims:get': 'the VolumeAttachment wait with a pod that stays',
+      // Whether a DaemonSet still exists, asked once no normal pod is left and a DaemonSet pod tolerating the taint remains.
+      'eks-graceful-drain:drain-step apps/daemonsets:get': 'the orphaned DaemonSet check',
     };
     const unused = granted.filter((grant) => !used.has(grant));
     expect(unused.filter((grant) => !(grant in notReachedHere))).toEqual([]);

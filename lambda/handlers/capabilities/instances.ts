@@ -1,8 +1,11 @@
-/** EC2 look-ups of an instance (its private DNS name). */
-import { createEc2Client, privateDnsName } from '../../adapters/instances';
+/** EC2 look-ups of an instance: its private DNS name and Spot request, and that request's status. */
+import { createEc2Client, describeInstance, spotRequestStatus } from '../../adapters/instances';
 import type { CapabilityFactory } from '../deps';
 
-export const instanceDnsName: CapabilityFactory<'privateDnsName'> = () => {
+export const ec2Instances: CapabilityFactory<'ec2'> = () => {
   let ec2: ReturnType<typeof createEc2Client> | undefined;
-  return (instanceId) => privateDnsName((ec2 ??= createEc2Client()), instanceId);
+  return {
+    describeInstance: (instanceId) => describeInstance((ec2 ??= createEc2Client()), instanceId),
+    spotRequestStatus: (requestId) => spotRequestStatus((ec2 ??= createEc2Client()), requestId),
+  };
 };

@@ -9,15 +9,10 @@ const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:graceful-dra
 const NAME = 'i-0123456789abcdef0-0011223344556677';
 
 const input: DrainStartInput = {
-  action: {
-    autoScalingGroupName: 'my-asg',
-    lifecycleHookName: 'my-hook',
-    instanceId: 'i-0123456789abcdef0',
-    lifecycleActionToken: 'bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635',
-    tokenHash: '0011223344556677',
-    startedAt: '2026-01-01T00:00:00.000Z',
-  },
+  instanceId: 'i-0123456789abcdef0',
   executionBase: NAME,
+  trigger: 'event',
+  tokenHash: '0011223344556677',
   requestId: 'req-1',
 };
 

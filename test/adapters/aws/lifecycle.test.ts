@@ -8,19 +8,15 @@ import {
   RecordLifecycleActionHeartbeatCommand,
   ResourceContentionFault,
 } from '@aws-sdk/client-auto-scaling';
-import type { LifecycleAction } from '../../../lambda/core/drain-state';
 import { ConfigurationError, TransientError } from '../../../lambda/adapters/errors';
-import { AUTO_SCALING_MAX_ATTEMPTS, LifecycleHooks, createAutoScalingClient } from '../../../lambda/adapters/lifecycle';
+import { AUTO_SCALING_MAX_ATTEMPTS, LifecycleHooks, createAutoScalingClient, type ActionTarget } from '../../../lambda/adapters/lifecycle';
 
 const TOKEN = 'bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635';
 
-const action: LifecycleAction = {
+const action: ActionTarget = {
   autoScalingGroupName: 'my-asg',
   lifecycleHookName: 'my-hook',
   instanceId: 'i-0123456789abcdef0',
-  lifecycleActionToken: TOKEN,
-  tokenHash: '0011223344556677',
-  startedAt: '2026-01-01T00:00:00.000Z',
 };
 
 function awsError(name: string, message: string, fault: 'client' | 'server' = 'client', httpStatusCode = 400) {
@@ -91,7 +87,7 @@ describe('describeHook', () => {
 });
 
 describe('recordHeartbeat', () => {
-  it('passes the token and the instance id', async () => {
+  it('names the action by instance id, group and hook: no token', async () => {
     // Arrange
     autoScaling.on(RecordLifecycleActionHeartbeatCommand).resolves({});
 
@@ -103,14 +99,14 @@ describe('recordHeartbeat', () => {
     expect(autoScaling).toHaveReceivedCommandWith(RecordLifecycleActionHeartbeatCommand, {
       AutoScalingGroupName: 'my-asg',
       LifecycleHookName: 'my-hook',
-      LifecycleActionToken: TOKEN,
       InstanceId: 'i-0123456789abcdef0',
     });
+    expect(JSON.stringify(autoScaling.calls()[0].args[0].input)).not.toContain('Token');
   });
 });
 
 describe('complete', () => {
-  it('passes the token, the instance id and the result', async () => {
+  it('names the action by instance id, group and hook, with the result: no token', async () => {
     // Arrange
     autoScaling.on(CompleteLifecycleActionCommand).resolves({});
 
@@ -122,10 +118,10 @@ describe('complete', () => {
     expect(autoScaling).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, {
       AutoScalingGroupName: 'my-asg',
       LifecycleHookName: 'my-hook',
-      LifecycleActionToken: TOKEN,
       InstanceId: 'i-0123456789abcdef0',
       LifecycleActionResult: 'ABANDON',
     });
+    expect(JSON.stringify(autoScaling.calls()[0].args[0].input)).not.toContain('Token');
   });
 });
 
@@ -159,18 +155,16 @@ describe.each([
     await expect(call()).rejects.toMatchObject({ name: 'TransientError' });
   });
 
-  it('maps any other ValidationError to ConfigurationError without revealing the token', async () => {
+  it('maps any other ValidationError to ConfigurationError, naming the action', async () => {
     // Arrange
-    autoScaling.onAnyCommand().rejects(awsError('ValidationError', `Invalid lifecycle action token ${TOKEN} for hook my-hook`));
+    autoScaling.onAnyCommand().rejects(awsError('ValidationError', 'Unable to find a lifecycle hook named my-hook'));
 
     // Act
     const error = await call().then(() => undefined, (e: unknown) => e as Error);
 
     // Assert
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error?.message).not.toContain(TOKEN);
-    expect(error?.message).toContain('0011223344556677');
-    expect((error?.cause as Error).message).not.toContain(TOKEN);
+    expect(error?.message).toContain('my-asg/my-hook i-0123456789abcdef0');
   });
 });
 

@@ -1,4 +1,4 @@
-import { DRAIN_TAINT_KEY, EXCLUDE_FROM_LB_LABEL, cordonNode, findNode } from '../../../lambda/adapters/kube-nodes';
+import { DRAIN_TAINT_KEY, EXCLUDE_FROM_LB_LABEL, cordonNode, findNode, uncordonNode } from '../../../lambda/adapters/kube-nodes';
 import { INSTANCE, NODE, startKit, type Kit } from './kube-test-kit';
 
 describe('findNode', () => {
@@ -20,7 +20,16 @@ describe('findNode', () => {
     expect(found).toBeUndefined();
   });
 
-  test("falls back to the private DNS name, but not onto another instance's node", async () => {
+  test('one GET by the private DNS name, verified by providerID: no LIST of every node', async () => {
+    // Act
+    const found = await findNode(kit.kube, INSTANCE, async () => NODE);
+    // Assert
+    expect(found).toEqual({ name: NODE, matchedBy: 'privateDnsName' });
+    expect(kit.server.countRequests({ verb: 'list' })).toBe(0);
+    expect(kit.server.countRequests({ verb: 'get' })).toBe(1);
+  });
+
+  test("never takes another instance's node named after the DNS name", async () => {
     // Arrange: NODE belongs to INSTANCE, so another instance naming it must not get it
     // Act
     const other = await findNode(kit.kube, 'i-0ccccccccccccccc3', async () => NODE);
@@ -72,5 +81,34 @@ describe('cordonNode', () => {
     // Assert
     expect(outcome).toBe('cordoned');
     expect(kit.server.countRequests({ method: 'PATCH' })).toBe(3);
+  });
+});
+
+describe('uncordonNode', () => {
+  let kit: Kit;
+  beforeEach(async () => (kit = await startKit()));
+  afterEach(() => kit.server.stop());
+
+  test('lifts exactly what cordonNode added', async () => {
+    // Arrange
+    await cordonNode(kit.kube, NODE, 'abc123');
+    // Act
+    const outcome = await uncordonNode(kit.kube, NODE);
+    // Assert
+    expect(outcome).toBe('uncordoned');
+    const node = kit.server.node(NODE);
+    expect(node.spec.unschedulable).toBeFalsy();
+    expect((node.spec.taints ?? []).some((t: { key: string }) => t.key === DRAIN_TAINT_KEY)).toBe(false);
+    expect(node.metadata.labels).not.toHaveProperty(EXCLUDE_FROM_LB_LABEL);
+  });
+
+  test("leaves a cordon that is not ours alone", async () => {
+    // Arrange: someone cordoned the node by hand (no taint of ours)
+    await kit.kube.call('cordon', ({ core }, options) => core.patchNode({ name: NODE, body: [{ op: 'add', path: '/spec/unschedulable', value: true }] }, options));
+    // Act
+    const outcome = await uncordonNode(kit.kube, NODE);
+    // Assert
+    expect(outcome).toBe('not-ours');
+    expect(kit.server.node(NODE).spec.unschedulable).toBe(true);
   });
 });

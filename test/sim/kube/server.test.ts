@@ -235,7 +235,8 @@ describe('FakeKubeServer through @kubernetes/client-node', () => {
   describe('pod lifecycle on the virtual clock', () => {
     it('removes a pod when its process exits, before its grace period ends', async () => {
       // A CronJob run: 6 h of grace, and it needs 5 h to finish its work after SIGTERM.
-      const job = server.addJobPod({ namespace: 'batch', name: 'nightly', nodeName: 'n1', terminationGracePeriodSeconds: 6 * 3600, shutdownSeconds: 5 * 3600 });
+      // podReplacementPolicy Failed and backoffLimit 0: the Job controller starts no replacement.
+      const job = server.addJobPod({ namespace: 'batch', name: 'nightly', nodeName: 'n1', terminationGracePeriodSeconds: 6 * 3600, shutdownSeconds: 5 * 3600, podReplacementPolicy: 'Failed', backoffLimit: 0 });
       const { core } = clientsFor(server);
       await core.deleteNamespacedPod({ namespace: 'batch', name: job.metadata.name });
       await clock.advanceBy(5 * 3600_000 - 1);

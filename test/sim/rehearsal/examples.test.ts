@@ -39,6 +39,22 @@ describe('rehearsal of the examples', () => {
     expect(r.facts.realMs).toBeLessThan(60_000);
   });
 
+  test('do-not-disrupt: the annotated report is waited for until it finishes, never evicted; the early Job replacement is noted', async () => {
+    // Act
+    const r = await rehearse(example('do-not-disrupt'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    const report = r.pods.find((p) => p.pod.startsWith('batch/nightly-report-'))!;
+    expect(report).toMatchObject({ waitedSince: 0, finishedAt: 3 * 3_600_000 });
+    expect(report.evictedAt).toBeUndefined();
+    expect(r.summary.pods).toMatchObject({ waitedFor: 1, finished: 1, stillThere: 0 });
+    const texts = r.timeline.map((e) => e.text);
+    expect(texts).toContainEqual(expect.stringMatching(/^waiting for batch\/nightly-report-\w+ \(karpenter.sh\/do-not-disrupt\): evicted at \+46h54m at the latest$/));
+    expect(texts).toContainEqual(expect.stringMatching(/^evicted batch\/cache-warmer-\w+: podReplacementPolicy TerminatingOrFailed: the Job starts a replacement/));
+    expect(texts).toContainEqual(expect.stringMatching(/^pod batch\/nightly-report-\w+ finished on its own after the drain waited 3h00m for it$/));
+  });
+
   test('pdb-blocks-forever: the PDB holds every pod until the deadline policy force-deletes them', async () => {
     // Act
     const r = await rehearse(example('pdb-blocks-forever'));

@@ -29,7 +29,7 @@ describe('scenario files', () => {
     const scenario = loadScenario(join(EXAMPLES, file));
 
     // Assert
-    expect(scenario.terminations.length).toBeGreaterThan(0);
+    expect(scenario.terminations.length + scenario.interruptions.length).toBeGreaterThan(0);
     expect(scenario.name).toBe(file.replace(/\.yaml$/, ''));
   });
 
@@ -39,9 +39,10 @@ describe('scenario files', () => {
 
     // Assert
     expect(s.hook.heartbeatTimeoutSeconds).toBe(1800);
-    expect(s.drain).toEqual({ maxDrainSeconds: 0, onDeadline: 'force-delete' });
+    expect(s.drain).toEqual({ maxDrainSeconds: 0, onDeadline: 'force-delete', sweepIntervalMinutes: 5, waitForJobPods: false });
     expect(s.workloads.daemonsets[0].nodes).toEqual(['ip-10-0-0-1.ec2.internal', 'ip-10-0-0-2.ec2.internal']);
-    expect(s.terminations).toEqual([{ node: 'ip-10-0-0-1.ec2.internal', instanceId: 'i-0aaaaaaaaaaaaaaa1', afterSeconds: 0 }]);
+    expect(s.terminations).toEqual([{ node: 'ip-10-0-0-1.ec2.internal', instanceId: 'i-0aaaaaaaaaaaaaaa1', afterSeconds: 0, eventLost: false }]);
+    expect(s.interruptions).toEqual([]);
   });
 
   test.each([
