@@ -86,6 +86,15 @@ export interface DrainRoundOptions {
    * @default false
    */
   volumeClaimsSeen?: boolean;
+  /**
+   * The drain's hard limit (ms epoch): a pod whose own grace period would
+   * outlive it is evicted with its grace clamped to the time left (a Spot
+   * drain's two minutes, a drain evicting late), so that it is gone before the
+   * instance rather than killed with it. A second, shorter DELETE cannot do
+   * this later: the API server counts it from the first deletion, and the
+   * kubelet from when it sees it. @default none: each pod's own grace
+   */
+  hardLimitAt?: number;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   /** Wait for pods that ask for it instead of evicting them (pod-filters' hold). @default none: evict them */
@@ -266,13 +275,15 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
 
   const evictOne = async (pod: PodView): Promise<void> => {
     const key = keyOf(pod);
-    const outcome = await evict(kube, pod);
+    const grace = options.hardLimitAt === undefined ? undefined : clampedGraceSeconds(pod.terminationGracePeriodSeconds, clock.now(), options.hardLimitAt);
+    const clamped = grace !== undefined && grace < pod.terminationGracePeriodSeconds ? grace : undefined;
+    const outcome = await evict(kube, pod, clamped);
     switch (outcome.outcome) {
       case 'evicted': {
         result.evicted++;
         // Seen as terminating until the watch reports the server's view.
         const now = clock.now();
-        pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
+        pods.set(key, { ...pod, deletionTimestamp: now + (clamped ?? pod.terminationGracePeriodSeconds) * 1000 });
         spendBudget(pod, pdbs);
         emit({ type: 'evicted', pod: key });
         if (pod.controllerKind === 'Job' && pod.controllerName) {
@@ -477,12 +488,13 @@ interface EvictResult {
 }
 
 /** POST …/pods/NAME/eviction (policy/v1) with a UID precondition, every answer mapped. */
-export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult> {
+/** `graceSeconds`: a grace shorter than the pod's own (see DrainRoundOptions.hardLimitAt). */
+export async function evict(kube: KubeClient, pod: PodView, graceSeconds?: number): Promise<EvictResult> {
   const body: k8s.V1Eviction = {
     apiVersion: 'policy/v1',
     kind: 'Eviction',
     metadata: { name: pod.name, namespace: pod.namespace },
-    deleteOptions: { preconditions: { uid: pod.uid } },
+    deleteOptions: { preconditions: { uid: pod.uid }, ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}) },
   };
   try {
     await kube.call(`evict ${keyOf(pod)}`, ({ core }, options) =>

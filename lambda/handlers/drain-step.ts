@@ -20,7 +20,8 @@ import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
 import { ec2Instances } from './capabilities/instances';
 import { withRealDeps, type BaseDeps, type DepsWith } from './deps';
-import { checkInstance, deriveDrain, nodeOf, refused } from './target';
+import { checkInstance, deriveDrain, refused } from './target';
+import { nodeOf } from './target-node';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -80,6 +81,7 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
       ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
       volumeClaimsSeen: loop.volumeClaimsSeen ?? false,
       // Once the deadline policy acted, nothing is waited for any more.
+      hardLimitAt: Date.parse(state.deadline.hardLimitAt),
       hold: state.deadline.actedAt ? undefined : { waitUntil: Date.parse(state.deadline.actAt), waitForJobPods: config.waitForJobPods },
       onEvent: (event) => {
         if (event.type === 'volumes-detached') volumesDetachedSeen = true;

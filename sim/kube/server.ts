@@ -218,6 +218,8 @@ export class FakeKubeServer {
   addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
   addJobPod(spec: JobPodInput): KubeObject { return this.cluster.addJobPod(spec); }
   setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
+  /** A DELETE by someone else (a user, a controller), as the API server handles it; `gracePeriodSeconds` undefined: the pod's own. */
+  deletePod(namespace: string, name: string, gracePeriodSeconds?: number): KubeObject { return this.cluster.deletePod(namespace, name, { gracePeriodSeconds }); }
   updatePdb(namespace: string, name: string, change: Parameters<FakeCluster['updatePdb']>[2]): KubeObject { return this.cluster.updatePdb(namespace, name, change); }
   deleteWorkload(kind: string, namespace: string, name: string): void { this.cluster.deleteWorkload(kind, namespace, name); }
   /** Forgets the changes up to `revision` (default: all so far): watches and paged LISTs from before get 410 Gone. */

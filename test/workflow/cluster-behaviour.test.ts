@@ -142,9 +142,12 @@ describe('workflow: a drain on a realistic cluster', () => {
   });
 
   test('force-delete of a pod already terminating gives it the time left, counted from its first deletion', async () => {
-    // Arrange: a 2 h job evicted at once, that uses its grace in full; the drain may last 1 h
+    // Arrange: a 2 h job that uses its grace in full, deleted by someone else just
+    // before the drain (a drain's own eviction clamps the grace to its hard limit
+    // from the start); the drain may last 1 h
     world = await world2({ workflow: { props: { maxDrainSeconds: 3600, onDeadline: 'force-delete' } } });
-    world.kube.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 7200, shutdownSeconds: 7200 });
+    const job = world.kube.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 7200, shutdownSeconds: 7200 });
+    world.kube.deletePod('batch', job.metadata.name);
     let forcedAt = 0;
     let newEnd = 0;
     world.kube.onChange((e) => {
