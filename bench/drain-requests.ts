@@ -72,7 +72,7 @@ async function buildCluster(): Promise<FakeKubeServer> {
     server.addPdb({ namespace, name, selector: { matchLabels: { app: name } }, maxUnavailable: 1 });
   }
   for (let d = 1; d <= DAEMONSETS; d++) {
-    server.addDaemonSet({ namespace: 'kube-system', name: `agent-${d}`, nodes: [NODE, SPARE] });
+    server.addDaemonSet({ namespace: 'kube-system', name: `agent-${d}`, nodes: [NODE, SPARE], tolerations: [{ operator: 'Exists' }] });
   }
   server.addMirrorPod({ nodeName: NODE, name: `kube-proxy-${NODE}` });
   for (let j = 1; j <= LONG_PODS; j++) {

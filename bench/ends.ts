@@ -43,7 +43,7 @@ const isEvictable = (p: KubeObject) =>
   !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !(p.metadata.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet');
 
 async function run(c: Case) {
-  const world: World = await createWorld({ kube: { latencyMs: LATENCY_MS, kubeletReportMs: KUBELET_REPORT_MS } });
+  const world: World = await createWorld({ kube: { latencyMs: LATENCY_MS, cluster: { kubeletReportMs: KUBELET_REPORT_MS } } });
   world.addNode(NODE, INSTANCE);
   world.addNode(SPARE, 'i-0bbbbbbbbbbbbbbb2');
   for (let d = 1; d <= 10; d++) {

@@ -40,7 +40,7 @@ async function run(c: Case) {
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
   world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 6, nodeName: node, labels: { app: 'web' } });
   world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
-  world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [node, 'ip-10-0-0-2.ec2.internal'] });
+  world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [node, 'ip-10-0-0-2.ec2.internal'], tolerations: [{ operator: 'Exists' }] });
   if (c.blockedForever) {
     world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: node, labels: { app: 'pg' } });
     world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });

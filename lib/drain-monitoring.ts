@@ -73,6 +73,8 @@ export interface DrainAlarms {
   readonly pdbMisconfigurations: cloudwatch.Alarm[];
   /** Errors of any drain function ≥ 1. */
   readonly lambdaErrors: cloudwatch.Alarm;
+  /** EvictionsForbidden ≥ 1: an eviction refused with 403 outside a terminating namespace (one alarm per 10 groups). */
+  readonly evictionsForbidden: cloudwatch.Alarm[];
   /** Identity: RefusedInputs ≥ 1 — an event, execution or invocation named an instance no drain may touch. */
   readonly refusedInputs: cloudwatch.Alarm;
 }
@@ -249,7 +251,15 @@ export class DrainMonitoring extends Construct {
       ));
     };
 
+    // ---- Refused evictions (issue 9) ------------------------------------------
+    const evictionsForbidden = perGroupChunk('EvictionsForbiddenAlarm', Metric.EvictionsForbidden,
+      'The API refused an eviction with 403 Forbidden, and not because its namespace is being deleted: the drain\'s '
+      + 'Kubernetes role lacks "create pods/eviction" (RBAC), or an admission webhook or policy denies it. The drain keeps '
+      + 'evicting the other pods and asks again for this one every round, logging an error each time ("eviction of ... forbidden (403)" '
+      + 'in the drain-step logs, with the API server\'s message); at the deadline the onDeadline policy applies as usual. '
+      + 'Fix the ClusterRole binding (lib/kubernetes/rbac.yaml) or the webhook; the drain resumes on its next round.');
     this.alarms = {
+      evictionsForbidden,
       executionsFailed: alarm('ExecutionsFailedAlarm',
         metricFactory.createMetricMath('FILL(failed, 0) + FILL(timedOut, 0)', { failed, timedOut }, 'Failed + TimedOut'),
         'A drain execution failed or timed out. Usually the lifecycle action was already released with CONTINUE '
@@ -290,6 +300,7 @@ export class DrainMonitoring extends Construct {
       this.alarms.deadLetters,
       ...this.alarms.pdbMisconfigurations,
       this.alarms.lambdaErrors,
+      ...evictionsForbidden,
       this.alarms.refusedInputs,
     ];
 
@@ -368,6 +379,11 @@ export class DrainMonitoring extends Construct {
       graph('Lambda errors', lambdaErrors),
       graph('Lambda throttles', lambdaThrottles),
       graph('Lambda duration (ms, p99)', lambdaDurations),
+    );
+    // Refused evictions and the wait for volumes to detach (issue 9).
+    this.dashboard.addWidgets(
+      graph('Evictions forbidden (403)', [drain.total(Metric.EvictionsForbidden, Metric.EvictionsForbidden)]),
+      graph('Rounds waiting for volumes to detach', [drain.total(Metric.VolumeDetachWaits, Metric.VolumeDetachWaits)]),
     );
   }
 

@@ -45,7 +45,15 @@ export interface ApiStatus {
 }
 
 export class KubeClient {
-  private apis?: { token: string; core: k8s.CoreV1Api; policy: k8s.PolicyV1Api; batch: k8s.BatchV1Api; config: k8s.KubeConfig };
+  private apis?: {
+    token: string;
+    core: k8s.CoreV1Api;
+    policy: k8s.PolicyV1Api;
+    apps: k8s.AppsV1Api;
+    storage: k8s.StorageV1Api;
+    batch: k8s.BatchV1Api;
+    config: k8s.KubeConfig;
+  };
 
   constructor(
     private readonly credentials: () => Promise<KubeCredentials>,
@@ -68,6 +76,8 @@ export class KubeClient {
         config,
         core: config.makeApiClient(k8s.CoreV1Api),
         policy: config.makeApiClient(k8s.PolicyV1Api),
+        apps: config.makeApiClient(k8s.AppsV1Api),
+        storage: config.makeApiClient(k8s.StorageV1Api),
         batch: config.makeApiClient(k8s.BatchV1Api),
       };
     }
@@ -187,6 +197,18 @@ export function isMultiplePdbError(body: ApiStatus | undefined): boolean {
   return /more than one PodDisruptionBudget/i.test(body?.message ?? '');
 }
 
+/**
+ * The 403 the NamespaceLifecycle admission plugin gives any create (evictions
+ * included) in a namespace being deleted: its pods are going anyway. Any other
+ * 403 (RBAC, an admission webhook) is an error someone must fix.
+ */
+export function isNamespaceTerminating(body: ApiStatus | undefined): boolean {
+  return (
+    (body?.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating') ||
+    /because it is being terminated/i.test(body?.message ?? '')
+  );
+}
+
 export function isDisruptionBudgetRefusal(body: ApiStatus | undefined): boolean {
   return (
     (body?.details?.causes ?? []).some((c) => c.reason === 'DisruptionBudget') ||
@@ -216,6 +238,16 @@ export function toPodView(pod: k8s.V1Pod): PodView {
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
     hasEmptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
     ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    tolerations: (pod.spec?.tolerations ?? []).map((t) => ({
+      ...(t.key ? { key: t.key } : {}),
+      ...(t.operator ? { operator: t.operator } : {}),
+      ...(t.value ? { value: t.value } : {}),
+      ...(t.effect ? { effect: t.effect } : {}),
+    })),
+    ...(pod.metadata?.deletionGracePeriodSeconds !== undefined
+      ? { deletionGracePeriodSeconds: pod.metadata.deletionGracePeriodSeconds }
+      : {}),
+    claimNames: (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
   };
 }
 
@@ -226,5 +258,10 @@ export function toPdbView(pdb: k8s.V1PodDisruptionBudget): PdbView {
     // A policy/v1 PDB without a selector selects nothing ("In" no value); {} selects every pod.
     selector: (pdb.spec?.selector as LabelSelector | undefined) ?? { matchExpressions: [{ key: 'none', operator: 'In', values: [] }] },
     disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+    currentHealthy: pdb.status?.currentHealthy ?? 0,
+    desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+    unhealthyPodEvictionPolicy: pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' ? 'AlwaysAllow' : 'IfHealthyBudget',
+    // A PDB the disruption controller has not processed yet has no observedGeneration at all.
+    statusStale: (pdb.status?.observedGeneration ?? 0) < (pdb.metadata?.generation ?? 0),
   };
 }

@@ -2,45 +2,57 @@
  * One drain round (Karpenter style: one bounded step, then return a status;
  * the workflow does the long waiting between rounds).
  *
- * A round LISTs the node's pods and the cluster's PDBs once, evicts what the
- * policy allows, and then — until `watchUntil` — watches both and evicts more
- * as PDB budgets free up, so a node behind tight PDBs drains at the pace the
- * PDBs allow rather than at the pace of the workflow's polling. It reads each
+ * A round LISTs the node's pods and the PDBs once, evicts what the policy
+ * allows, and then — until `watchUntil` — watches both and evicts more as PDB
+ * budgets free up, so a node behind tight PDBs drains at the pace the PDBs
+ * allow rather than at the pace of the workflow's polling. It reads each
  * PDB's disruptionsAllowed and evicts no more than that, where kubectl retries
- * every blocked pod every 5 s and collects a 429 each time.
+ * every blocked pod every 5 s and collects a 429 each time. Drains that share
+ * a PDB take turns on its budget (kube-pdb-share.ts).
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
-import { planEvictions } from '../core/eviction-plan';
-import { selectorMatches } from '../core/label-selector';
-import { summarizeNode, type NodeStatus } from '../core/node-status';
-import { clampedGraceSeconds } from '../core/deadline';
+import { classifyPod, daemonSetWouldReturn, isDaemonSetPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
+import { currentTier, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
+import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../core/node-status';
+import { clampedGraceSeconds, deleteGraceSeconds } from '../core/deadline';
 import { keyOf, type PdbView, type PodView } from '../core/kube-types';
 import {
   KubeApiError,
   isDisruptionBudgetRefusal,
   isMultiplePdbError,
+  isNamespaceTerminating,
+  type ApiStatus,
   toPdbView,
   toPodView,
   type KubeClient,
 } from './kube-client';
 import { BudgetShare, DRAINING_NODES_SELECTOR } from './kube-pdb-share';
 
-export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'retry-later';
+export type EvictionOutcome = 'evicted' | 'gone' | 'blocked' | 'misconfigured' | 'forbidden' | 'retry-later';
 
 export type DrainEvent =
   | { type: 'evicted' | 'gone' | 'retry-later'; pod: string; detail?: string }
   /** The API refused the eviction: its PDB had no budget (429). */
   | { type: 'blocked'; pod: string; pdb?: string }
-  /** Not even tried: its PDB allows no disruption now (we read the budget first). Once per pod and round. */
-  | { type: 'held-back'; pod: string; pdb: string }
+  /**
+   * Not even tried: its PDB allows no disruption now (we read the budget
+   * first), or its status lags its spec ('status-stale'). Once per pod and round.
+   */
+  | { type: 'held-back'; pod: string; pdb: string; reason?: 'status-stale' }
   | { type: 'misconfigured'; pod: string; detail?: string }
+  /** The API refused the eviction with 403 for another reason than a terminating namespace (RBAC, a webhook). */
+  | { type: 'forbidden'; pod: string; detail?: string }
   | { type: 'pod-deleted'; pod: string }
+  /** The pods are gone; the round now waits for these VolumeAttachments to detach (`pod` is empty). Once per round. */
+  | { type: 'awaiting-volumes'; pod: ''; volumeAttachments: string[] }
+  /** The VolumeAttachments the round waited for are gone. */
+  | { type: 'volumes-detached'; pod: ''; waitedMs: number }
   /** Waited for, not evicted (do-not-disrupt…), until `evictAt` at the latest. Once per pod and round. */
   | { type: 'held'; pod: string; reason: HoldReason; evictAt: number }
   /** An evicted pod's Job starts its replacement while the pod still terminates (see jobReplacementRisk). */
   | { type: 'job-replacement'; pod: string; job: string; detail: string }
-  | { type: 'force-deleted'; pod: string; graceSeconds: number };
+  /** `endsAt`: the pod's deletionTimestamp after our DELETE (ms epoch), when the server answered with it. */
+  | { type: 'force-deleted'; pod: string; graceSeconds: number; endsAt?: number };
 
 export interface DrainRoundOptions {
   nodeName: string;
@@ -63,6 +75,28 @@ export interface DrainRoundOptions {
    * @default 'eager'
    */
   watch?: 'eager' | 'imminent';
+  /**
+   * A node found with nothing to evict or wait for before this moment (ms
+   * epoch) is listed again at it before the round calls it drained: a pod
+   * bound by a scheduler that had not yet seen the cordon. @default none
+   */
+  settleUntil?: number;
+  /**
+   * A pod with a PersistentVolumeClaim was on the node earlier in this drain,
+   * so VolumeAttachments of drained pods may still be there. The round also
+   * notices such pods itself; only then does it LIST the VolumeAttachments.
+   * @default false
+   */
+  volumeClaimsSeen?: boolean;
+  /**
+   * The drain's hard limit (ms epoch): a pod whose own grace period would
+   * outlive it is evicted with its grace clamped to the time left (a Spot
+   * drain's two minutes, a drain evicting late), so that it is gone before the
+   * instance rather than killed with it. A second, shorter DELETE cannot do
+   * this later: the API server counts it from the first deletion, and the
+   * kubelet from when it sees it. @default none: each pod's own grace
+   */
+  hardLimitAt?: number;
   /** Evictions in flight at once. @default 10 */
   concurrency?: number;
   /**
@@ -84,6 +118,12 @@ export interface DrainRoundResult {
   pdbRefusals: number;
   /** Evictions answered with "more than one PodDisruptionBudget" (500). */
   misconfiguredRefusals: number;
+  /** Evictions answered with 403 outside a terminating namespace. */
+  forbiddenRefusals: number;
+  /** The round waited for VolumeAttachments to detach, after the pods had gone. */
+  waitedForVolumes: boolean;
+  /** `volumeClaimsSeen`, or a pod with a PersistentVolumeClaim was on the node in this round: pass it to the next one. */
+  volumeClaimsSeen: boolean;
   /** Evicted pods whose Job starts a replacement while they still terminate. */
   jobReplacements: number;
 }
@@ -109,71 +149,204 @@ const GRACE_END_SLACK_MS = 10_000;
  */
 const KUBELET_REPORT_MS = 10_000;
 
+/**
+ * PDBs are read per namespace (a LIST and a WATCH each) while the pods to
+ * evict are in at most this many namespaces, and cluster-wide (one LIST, one
+ * WATCH) beyond: a PDB selects pods of its own namespace only, and with
+ * hundreds of drains a scoped watch receives only its namespaces' budget
+ * changes, but each namespace costs two requests where the cluster-wide pair
+ * costs two in all (bench:drain's node, pods of 10 namespaces, would spend
+ * 18 more requests on 104 evictions).
+ */
+const MAX_SCOPED_NAMESPACES = 4;
+
 export async function drainRound(kube: KubeClient, options: DrainRoundOptions): Promise<DrainRoundResult> {
   const clock = kube.retry.clock;
   const emit = options.onEvent ?? (() => undefined);
   const pods = new Map<string, PodView>();
   const pdbs = new Map<string, PdbView>();
-  const result = { evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, jobReplacements: 0 };
+  const attachments = new Map<string, VolumeAttachmentView>();
+  const result = {
+    evicted: 0, pdbRefusals: 0, misconfiguredRefusals: 0, forbiddenRefusals: 0, waitedForVolumes: false,
+    volumeClaimsSeen: options.volumeClaimsSeen ?? false, jobReplacements: 0,
+  };
+  let volumeWaitSince: number | undefined;
   /** Pods refused for a reason a retry in this round will not fix (403, errors). */
   const holdOff = new Set<string>();
   const misconfigured = new Map<string, string>();
-  /** Pods refused by a PDB: not asked again until a PDB changes (the plan lets unready pods skip budgets). */
-  const refused = new Set<string>();
-
+  /** Evictions refused with 403 (not a terminating namespace): retried next round, never silently. */
+  const forbidden = new Set<string>();
+  /**
+   * Pods refused by a PDB (pod → that PDB): not asked again until a PDB that
+   * selects them changes (the plan lets unready pods skip budgets).
+   */
+  const refused = new Map<string, string>();
+  /** DaemonSets found deleted this round (namespace/name): their pods have no controller left. */
+  const missingDaemonSets = new Set<string>();
+  const checkedDaemonSets = new Set<string>();
+  /** The PersistentVolumes of pods that stay, by claim (namespace/claim → volume, '' when unbound). */
+  const claimVolumes = new Map<string, string>();
+  /** jobReplacementRisk by Job (namespace/name), read once per round however many of its pods go. */
+  const jobRisks = new Map<string, Promise<string | undefined>>();
   const share = options.share ? new BudgetShare(kube, options.nodeName, options.share.since) : undefined;
+  const view = (p: k8s.V1Pod): PodView => {
+    const v = toPodView(p);
+    if ((v.claimNames?.length ?? 0) > 0) result.volumeClaimsSeen = true;
+    return v.controllerKind === 'DaemonSet' && missingDaemonSets.has(`${v.namespace}/${v.controllerName}`)
+      ? { ...v, controllerMissing: true }
+      : v;
+  };
 
   /**
-   * One LIST of the node's pods. PDBs only matter (and are LISTed) while some
-   * pod is still to be evicted, and only in the namespaces of those pods: a
-   * PDB selects pods of its own namespace only, and a cluster-wide LIST per
-   * drain per round would not scale to hundreds of drains.
+   * One LIST of the node's pods; PDBs only matter (and are LISTed) while some
+   * pod is still to be evicted, and only in the namespaces of those pods when
+   * they are few (MAX_SCOPED_NAMESPACES); the VolumeAttachments only once no
+   * pod is left to evict or wait for. When a PDB we need may be shared with
+   * other drains, the draining nodes too (kube-pdb-share.ts).
    */
-  const list = async () => {
+  const list = async (): Promise<Versions> => {
     const podList = await kube.call('list pods', ({ core }, requestOptions) =>
       core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(options.nodeName) }, requestOptions),
     );
+    await checkDaemonSets(podList.items.map(toPodView));
     pods.clear();
     pdbs.clear();
-    for (const p of podList.items) pods.set(keyOf(toPodView(p)), toPodView(p));
+    attachments.clear();
+    for (const p of podList.items) pods.set(keyOf(toPodView(p)), view(p));
     const now = clock.now();
+    const versions: Versions = { podsVersion: podList.metadata?.resourceVersion, pdbsVersions: new Map() };
     const namespaces = [...new Set([...pods.values()].filter((p) => classifyPod(p, now, options.hold).action === 'evict').map((p) => p.namespace))].sort();
-    const pdbsVersions = new Map<string, string | undefined>();
-    for (const namespace of namespaces) {
-      const pdbList = await kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
-        policy.listNamespacedPodDisruptionBudget({ namespace }, requestOptions),
+    if (namespaces.length > MAX_SCOPED_NAMESPACES) {
+      const pdbList = await kube.call('list poddisruptionbudgets', ({ policy }, requestOptions) =>
+        policy.listPodDisruptionBudgetForAllNamespaces({}, requestOptions),
       );
       for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
-      pdbsVersions.set(namespace, pdbList.metadata?.resourceVersion);
+      versions.pdbsVersions.set(ALL_NAMESPACES, pdbList.metadata?.resourceVersion);
+    } else {
+      for (const namespace of namespaces) {
+        const pdbList = await kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
+          policy.listNamespacedPodDisruptionBudget({ namespace }, requestOptions),
+        );
+        for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
+        versions.pdbsVersions.set(namespace, pdbList.metadata?.resourceVersion);
+      }
     }
-    // Shared budgets: announce our demand first, then read the others', so that
-    // of two drains starting together at least one sees the other.
-    if (share && pdbs.size > 0) await announce(options.watchUntil);
-    const nodesVersion = share && pdbs.size > 0 ? await share.load() : undefined;
-    return { podsVersion: podList.metadata?.resourceVersion, pdbsVersions, nodesVersion };
+    sharing = share !== undefined && sharedBudgets(pods, pdbs, now, options.hold);
+    if (sharing) {
+      // Announce our demand first, then read the others', so that of two
+      // drains starting together at least one sees the other.
+      await announce(options.watchUntil);
+      versions.nodesVersion = await share!.load();
+    }
+    return versions;
   };
 
+  /** Some PDB our pods need may be wanted by another drain too: take turns this round. */
+  let sharing = false;
   /** Our pods that need a unit of some PDB's budget, announced to the other drains (see kube-pdb-share.ts). */
   const announce = async (awakeUntil: number, opts: { onlyIfShared?: boolean } = {}) => {
-    if (!share) return;
+    if (!share || !sharing) return;
     await share.announce(demandOf(pods, pdbs, holdOff, clock.now(), options.hold), awakeUntil, clock.now(), opts);
   };
   /** The PDB views this round plans with: our portion of each shared budget. */
-  const budgets = () => (share ? share.apply(pdbs.values(), clock.now()) : [...pdbs.values()]);
+  const budgets = (): PdbView[] => (share && sharing ? share.apply(pdbs.values(), clock.now()) : [...pdbs.values()]);
+
+  /**
+   * Whether the DaemonSets of pods that would be left (they tolerate our
+   * taint) still exist: an orphan is not recreated, so it is evicted like a
+   * pod without a controller. Asked only once no normal-tier pod is left: an
+   * orphan is evicted in the DaemonSet tier anyway. One GET per DaemonSet and
+   * round, as kubectl's daemonSetFilter does.
+   */
+  const checkDaemonSets = async (listed: PodView[]) => {
+    if (currentTier(listed, clock.now(), options.hold) === 'normal') return;
+    for (const pod of listed) {
+      if (!isDaemonSetPod(pod) || !pod.controllerName || !daemonSetWouldReturn(pod)) continue;
+      const key = `${pod.namespace}/${pod.controllerName}`;
+      if (checkedDaemonSets.has(key)) continue;
+      checkedDaemonSets.add(key);
+      try {
+        await kube.call(`get daemonset ${key}`, ({ apps }, requestOptions) =>
+          apps.readNamespacedDaemonSet({ name: pod.controllerName!, namespace: pod.namespace }, requestOptions),
+        );
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+        missingDaemonSets.add(key);
+      }
+    }
+  };
+
+  /** The node's VolumeAttachments (a paged LIST: they are cluster-wide) and the volumes of pods that stay. */
+  const listAttachments = async (): Promise<string | undefined> => {
+    attachments.clear();
+    let next: string | undefined;
+    let version: string | undefined;
+    do {
+      const page = await kube.call('list volumeattachments', ({ storage }, requestOptions) =>
+        storage.listVolumeAttachment({ limit: VOLUME_ATTACHMENT_PAGE, _continue: next }, requestOptions),
+      );
+      for (const va of page.items) {
+        const v = toVolumeAttachmentView(va);
+        if (v.nodeName === options.nodeName) attachments.set(v.name, v);
+      }
+      version = page.metadata?.resourceVersion;
+      next = page.metadata?._continue || undefined;
+    } while (next);
+    if (attachments.size > 0) await readKeptClaims();
+    return version;
+  };
+
+  /** GETs the claims of the pods that stay, to know which attachments nobody is going to detach. */
+  const readKeptClaims = async () => {
+    const now = clock.now();
+    for (const pod of pods.values()) {
+      if (!staysOnNode(pod, now)) continue;
+      for (const claim of pod.claimNames ?? []) {
+        const key = `${pod.namespace}/${claim}`;
+        if (claimVolumes.has(key)) continue;
+        try {
+          const pvc = await kube.call(`get persistentvolumeclaim ${key}`, ({ core }, requestOptions) =>
+            core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: pod.namespace }, requestOptions),
+          );
+          claimVolumes.set(key, pvc.spec?.volumeName ?? '');
+        } catch (err) {
+          if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+          claimVolumes.set(key, '');
+        }
+      }
+    }
+  };
+
+  const keptVolumes = (): Set<string> => {
+    const now = clock.now();
+    const kept = new Set<string>();
+    for (const pod of pods.values()) {
+      if (!staysOnNode(pod, now)) continue;
+      for (const claim of pod.claimNames ?? []) {
+        const volume = claimVolumes.get(`${pod.namespace}/${claim}`);
+        if (volume) kept.add(volume);
+      }
+    }
+    return kept;
+  };
 
   const evictOne = async (pod: PodView): Promise<void> => {
     const key = keyOf(pod);
-    const outcome = await evict(kube, pod);
+    const grace = options.hardLimitAt === undefined ? undefined : clampedGraceSeconds(pod.terminationGracePeriodSeconds, clock.now(), options.hardLimitAt);
+    const clamped = grace !== undefined && grace < pod.terminationGracePeriodSeconds ? grace : undefined;
+    const outcome = await evict(kube, pod, clamped);
     switch (outcome.outcome) {
       case 'evicted': {
         result.evicted++;
         // Seen as terminating until the watch reports the server's view.
         const now = clock.now();
-        pods.set(key, { ...pod, deletionTimestamp: now + pod.terminationGracePeriodSeconds * 1000 });
+        pods.set(key, { ...pod, deletionTimestamp: now + (clamped ?? pod.terminationGracePeriodSeconds) * 1000 });
         spendBudget(pod, pdbs);
         emit({ type: 'evicted', pod: key });
         if (pod.controllerKind === 'Job' && pod.controllerName) {
-          const risk = await jobReplacementRisk(kube, pod.namespace, pod.controllerName);
+          const job = `${pod.namespace}/${pod.controllerName}`;
+          if (!jobRisks.has(job)) jobRisks.set(job, jobReplacementRisk(kube, pod.namespace, pod.controllerName));
+          const risk = await jobRisks.get(job);
           if (risk) {
             result.jobReplacements++;
             emit({ type: 'job-replacement', pod: key, job: `${pod.namespace}/${pod.controllerName}`, detail: risk });
@@ -188,7 +361,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       case 'blocked': {
         result.pdbRefusals++;
         const pdb = exhaustBudget(pod, pdbs);
-        refused.add(key);
+        refused.set(key, pdb ?? '');
         emit({ type: 'blocked', pod: key, pdb });
         break;
       }
@@ -198,10 +371,25 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
         holdOff.add(key);
         emit({ type: 'misconfigured', pod: key, detail: outcome.detail });
         break;
+      case 'forbidden':
+        result.forbiddenRefusals++;
+        forbidden.add(key);
+        holdOff.add(key);
+        emit({ type: 'forbidden', pod: key, detail: outcome.detail });
+        break;
       case 'retry-later':
         holdOff.add(key);
         emit({ type: 'retry-later', pod: key, detail: outcome.detail });
         break;
+    }
+  };
+
+  /** A PDB changed: its budget may have freed up, so the pods it refused (and only those) may be asked again. */
+  const onPdbChange = (before: PdbView | undefined, after: PdbView | undefined) => {
+    for (const [pod, pdb] of refused) {
+      const subject = pods.get(pod);
+      const selects = (b: PdbView | undefined) => b !== undefined && subject !== undefined && pdbsSelecting(subject, [b]).length > 0;
+      if (pdb === keyOf((after ?? before)!) || selects(before) || selects(after)) refused.delete(pod);
     }
   };
 
@@ -211,49 +399,108 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
   /** The latest the round may last: watches must not give up before. */
   const latestEnd = Math.max(options.watchUntil, options.watchLimit ?? options.watchUntil);
   let versions = await list();
-  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, () => refused.clear(), share);
+  let settled = options.settleUntil === undefined;
+  const watcher = new NodeWatcher(kube, options.nodeName, pods, pdbs, attachments, view, onPdbChange, share);
   try {
     for (;;) {
-      const skip = new Set([...holdOff, ...refused]);
+      const skip = new Set([...holdOff, ...refused.keys()]);
       const plan = planEvictions([...pods.values()], budgets(), clock.now(), { alreadyRequested: skip, hold: options.hold });
-      for (const { pod, pdb } of plan.blocked) {
-        if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb });
+      for (const { pod, pdb, reason } of plan.blocked) {
+        if (!heldBack.has(pod)) emit({ type: 'held-back', pod, pdb, ...(reason ? { reason } : {}) });
         heldBack.add(pod);
       }
       await inParallel(plan.evictNow, options.concurrency ?? 10, evictOne);
-      const status = currentStatus(pods, budgets(), misconfigured, clock.now(), options.hold);
+      let status = currentStatus(pods, budgets(), misconfigured, forbidden, clock.now(), options.hold);
       for (const h of status.held) {
         if (!held.has(h.pod)) emit({ type: 'held', ...h });
         held.add(h.pod);
       }
+      if (status.podsGone) {
+        // No pod of this drain ever had a PersistentVolumeClaim: no VolumeAttachment of theirs to wait for.
+        if (versions.attachmentsVersion === undefined && result.volumeClaimsSeen) versions.attachmentsVersion = (await listAttachments()) ?? '';
+        status = currentStatus(pods, budgets(), misconfigured, forbidden, clock.now(), options.hold, [...attachments.values()], keptVolumes());
+        if (status.volumeAttachments.length > 0 && volumeWaitSince === undefined) {
+          volumeWaitSince = clock.now();
+          result.waitedForVolumes = true;
+          emit({ type: 'awaiting-volumes', pod: '', volumeAttachments: status.volumeAttachments });
+        } else if (status.volumeAttachments.length === 0 && volumeWaitSince !== undefined) {
+          emit({ type: 'volumes-detached', pod: '', waitedMs: clock.now() - volumeWaitSince });
+          volumeWaitSince = undefined;
+        }
+      }
       const now = clock.now();
+      if (status.drained && !settled) {
+        // Found empty right after the cordon: a scheduler that had not seen the
+        // cordon yet may still bind a pod here. List once more after the minimum.
+        settled = true;
+        watcher.stop();
+        if (options.settleUntil! > now) await clock.sleep(options.settleUntil! - now);
+        versions = await list();
+        continue;
+      }
+      settled = true;
       const until = roundEnd(options, status.earliestExpectedEnd);
       // Awake until this round's end (renewed if it stretches); a drain done with a PDB releases its portion.
-      if (versions.nodesVersion !== undefined) await announce(until, { onlyIfShared: true });
+      await announce(until, { onlyIfShared: true });
       const imminent = status.earliestExpectedEnd !== undefined && status.earliestExpectedEnd <= until;
+      const detaching = status.podsGone && status.volumeAttachments.length > 0;
       const somethingCanChange =
-        (options.watch ?? 'eager') === 'eager'
+        detaching ||
+        ((options.watch ?? 'eager') === 'eager'
           ? status.blocked.length > 0 || status.deferred.length > 0 || status.terminating > status.stuck.length || status.held.length > 0
-          : imminent;
+          : imminent);
       if (status.drained || now >= until || !somethingCanChange || watchRestarts > MAX_WATCH_RESTARTS) {
         return { status, ...result };
       }
       if (!watcher.started) await watcher.start(versions, emit, latestEnd);
+      else if (versions.attachmentsVersion !== undefined) await watcher.watchAttachments(versions.attachmentsVersion, latestEnd);
       // A drain ahead of us whose round ends gives up its portion without a watch event: look again then.
-      const changed = await watcher.nextChange(Math.min(until, share?.nextLapse(now) ?? Infinity));
+      const changed = await watcher.nextChange(Math.min(until, (sharing ? share?.nextLapse(now) : undefined) ?? Infinity));
       if (changed === 'watch-ended') {
-        // The server closed a watch (timeout, too old resourceVersion): read again.
+        // The server closed a watch (timeout, 410 Gone for a too old resourceVersion): read again.
         watchRestarts++;
         watcher.stop();
         if (watchRestarts > MAX_WATCH_RESTARTS) continue;
         versions = await list();
         refused.clear();
-        await watcher.start(versions, emit, latestEnd);
       }
     }
   } finally {
     watcher.stop();
   }
+}
+
+interface Versions {
+  podsVersion?: string;
+  /**
+   * The PDB LISTs' resourceVersions, by namespace (ALL_NAMESPACES for the
+   * cluster-wide LIST); empty when no pod was left to evict.
+   */
+  pdbsVersions: Map<string, string | undefined>;
+  /** Set when the draining nodes were listed (a PDB we need may be shared). */
+  nodesVersion?: string;
+  /** Set once VolumeAttachments were listed (no pod left to evict or wait for). */
+  attachmentsVersion?: string;
+}
+
+/** The key of Versions.pdbsVersions for a cluster-wide PDB LIST. */
+const ALL_NAMESPACES = '';
+
+/** Page size of the VolumeAttachment LIST (a large cluster has thousands). */
+const VOLUME_ATTACHMENT_PAGE = 500;
+
+/** A pod the drain leaves, or gave up on as stuck: its volumes stay attached. */
+function staysOnNode(pod: PodView, now: number): boolean {
+  const verdict = classifyPod(pod, now);
+  return verdict.action === 'leave' || (verdict.action === 'wait' && verdict.stuck);
+}
+
+function toVolumeAttachmentView(va: k8s.V1VolumeAttachment): VolumeAttachmentView {
+  return {
+    name: va.metadata?.name ?? '',
+    nodeName: va.spec?.nodeName ?? '',
+    ...(va.spec?.source?.persistentVolumeName ? { persistentVolumeName: va.spec.source.persistentVolumeName } : {}),
+  };
 }
 
 /**
@@ -274,13 +521,19 @@ function currentStatus(
   pods: Map<string, PodView>,
   pdbs: PdbView[],
   misconfigured: Map<string, string>,
+  forbidden: Set<string>,
   now: number,
   hold?: HoldPolicy,
+  attachments: VolumeAttachmentView[] = [],
+  keptVolumes: ReadonlySet<string> = new Set(),
 ): NodeStatus {
   const all = [...pods.values()];
   // Plan without hold-offs so pods refused this round still count as evictable.
   const plan = planEvictions(all, pdbs, now, { hold });
-  const status = summarizeNode(all, plan, now, hold);
+  // The attachments are already those of this node (see listAttachments).
+  const onNode = attachments.map((va) => va.nodeName);
+  const status = summarizeNode(all, plan, now, blockingVolumeAttachments(attachments, onNode[0] ?? '', keptVolumes), hold);
+  status.forbidden = [...forbidden].filter((pod) => pods.has(pod)).sort();
   const known = new Set(status.misconfigured.map((m) => m.pod));
   for (const [pod, detail] of misconfigured) {
     if (pods.has(pod) && !known.has(pod)) status.misconfigured.push({ pod, pdbs: detail ? [detail] : [] });
@@ -289,36 +542,50 @@ function currentStatus(
 }
 
 /**
- * Pods the plan would send if budgets were unlimited that need a unit of a
- * PDB's budget (Running, Ready, under exactly one PDB), counted per PDB: what
- * this drain announces to the others.
+ * Pods the plan would send now if budgets were unlimited that need a unit of
+ * a PDB's budget (see pdbDecision), counted per PDB: what this drain announces
+ * to the others.
  */
 function demandOf(pods: Map<string, PodView>, pdbs: Map<string, PdbView>, holdOff: ReadonlySet<string>, now: number, hold?: HoldPolicy): Record<string, number> {
-  const unlimited = [...pdbs.values()].map((b) => ({ ...b, disruptionsAllowed: Number.MAX_SAFE_INTEGER }));
+  const unlimited = [...pdbs.values()].map((b) => ({ ...b, disruptionsAllowed: Number.MAX_SAFE_INTEGER, statusStale: false }));
   const plan = planEvictions([...pods.values()], unlimited, now, { alreadyRequested: holdOff, hold });
   const demand: Record<string, number> = {};
   for (const pod of plan.evictNow) {
-    if (pod.phase === 'Pending' || !pod.ready) continue;
-    const selecting = pdbsSelecting(pod, pdbs);
-    if (selecting.length === 1) demand[keyOf(selecting[0])] = (demand[keyOf(selecting[0])] ?? 0) + 1;
+    const decision = pdbDecision(pod, unlimited);
+    if (decision.kind === 'charge') demand[keyOf(decision.pdb)] = (demand[keyOf(decision.pdb)] ?? 0) + 1;
   }
   return demand;
 }
 
-/** PDBs in the pod's namespace whose selector matches it. */
-const pdbsSelecting = (pod: PodView, pdbs: Map<string, PdbView>): PdbView[] =>
-  [...pdbs.values()].filter((b) => b.namespace === pod.namespace && selectorMatches(b.selector, pod.labels));
+/**
+ * Whether another drain may want a budget our pods need: some PDB we would
+ * charge counts more healthy pods (status.currentHealthy) than the healthy
+ * pods it selects on this node, so it has healthy pods elsewhere. A PDB whose
+ * pods are all here is ours alone: no need to read the other draining nodes
+ * nor to announce (a node like bench:drain's saves those requests).
+ */
+function sharedBudgets(pods: Map<string, PodView>, pdbs: Map<string, PdbView>, now: number, hold?: HoldPolicy): boolean {
+  const demand = demandOf(pods, pdbs, new Set(), now, hold);
+  const healthyHere = new Map<string, number>();
+  for (const pod of pods.values()) {
+    if (!pod.ready || pod.deletionTimestamp !== undefined) continue;
+    for (const b of pdbsSelecting(pod, [...pdbs.values()])) healthyHere.set(keyOf(b), (healthyHere.get(keyOf(b)) ?? 0) + 1);
+  }
+  return Object.keys(demand).some((key) => (pdbs.get(key)?.currentHealthy ?? 0) > (healthyHere.get(key) ?? 0));
+}
 
-/** Mirrors the API server: an accepted eviction spends one disruption of each PDB. */
+/** Mirrors the API server: an accepted eviction spends one disruption of the PDB it was charged to. */
 function spendBudget(pod: PodView, pdbs: Map<string, PdbView>): void {
-  for (const b of pdbsSelecting(pod, pdbs)) {
+  const decision = pdbDecision(pod, [...pdbs.values()]);
+  if (decision.kind !== 'charge') return;
+  for (const b of [decision.pdb]) {
     pdbs.set(keyOf(b), { ...b, disruptionsAllowed: Math.max(0, b.disruptionsAllowed - 1) });
   }
 }
 
 /** After a 429 our copy of the budget was stale: none left until the watch says otherwise. */
 function exhaustBudget(pod: PodView, pdbs: Map<string, PdbView>): string | undefined {
-  const selecting = pdbsSelecting(pod, pdbs);
+  const selecting = pdbsSelecting(pod, [...pdbs.values()]);
   for (const b of selecting) pdbs.set(keyOf(b), { ...b, disruptionsAllowed: 0 });
   return selecting.length > 0 ? keyOf(selecting[0]) : undefined;
 }
@@ -329,12 +596,13 @@ interface EvictResult {
 }
 
 /** POST …/pods/NAME/eviction (policy/v1) with a UID precondition, every answer mapped. */
-export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult> {
+/** `graceSeconds`: a grace shorter than the pod's own (see DrainRoundOptions.hardLimitAt). */
+export async function evict(kube: KubeClient, pod: PodView, graceSeconds?: number): Promise<EvictResult> {
   const body: k8s.V1Eviction = {
     apiVersion: 'policy/v1',
     kind: 'Eviction',
     metadata: { name: pod.name, namespace: pod.namespace },
-    deleteOptions: { preconditions: { uid: pod.uid } },
+    deleteOptions: { preconditions: { uid: pod.uid }, ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}) },
   };
   try {
     await kube.call(`evict ${keyOf(pod)}`, ({ core }, options) =>
@@ -360,7 +628,13 @@ export async function evict(kube: KubeClient, pod: PodView): Promise<EvictResult
       case 500:
         if (isMultiplePdbError(status)) return { outcome: 'misconfigured', detail: status?.message };
         return { outcome: 'retry-later', detail: err.message };
-      case 403: // namespace terminating (or RBAC): try again next round
+      case 403:
+        // A namespace being deleted refuses every create: its pods go anyway,
+        // try again next round. Anything else (RBAC, an admission webhook) will
+        // not fix itself: an error the caller logs and counts.
+        return isNamespaceTerminating(status)
+          ? { outcome: 'retry-later', detail: err.message }
+          : { outcome: 'forbidden', detail: status?.message ?? err.message };
       default:
         return { outcome: 'retry-later', detail: err.message };
     }
@@ -406,7 +680,7 @@ async function podStillThere(kube: KubeClient, pod: PodView): Promise<boolean> {
   }
 }
 
-function safeJson(text: string): { message?: string; details?: { causes?: Array<{ reason?: string }> } } | undefined {
+function safeJson(text: string): ApiStatus | undefined {
   try {
     return JSON.parse(text);
   } catch {
@@ -415,10 +689,11 @@ function safeJson(text: string): { message?: string; details?: { causes?: Array<
 }
 
 /**
- * At the deadline: deletes the pods still to go, with their grace clamped to
- * the time left before `hardLimitAt`. A pod already terminating whose grace
- * ends too late is deleted again with the shorter grace (the API server
- * shortens a pending deletion). DaemonSet and mirror pods stay.
+ * At the deadline: deletes the pods still to go, so that each ends before
+ * `hardLimitAt` less the completion margin, with its own grace if it fits.
+ * A pod already terminating whose grace ends too late is deleted again with
+ * the grace that puts its end there (see deleteGraceSeconds: the API server
+ * counts a shorter grace from the first deletion). Pods the drain leaves stay.
  */
 export async function forceDeletePods(
   kube: KubeClient,
@@ -430,14 +705,15 @@ export async function forceDeletePods(
   const list = await kube.call('list pods', ({ core }, options) =>
     core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }, options),
   );
+  const endBy = now + clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt) * 1000;
   let deleted = 0;
   for (const pod of list.items.map(toPodView)) {
     const verdict = classifyPod(pod, now);
     if (verdict.action !== 'evict' && verdict.action !== 'wait') continue;
-    const grace = clampedGraceSeconds(pod.terminationGracePeriodSeconds, now, hardLimitAt);
-    if (verdict.action === 'wait' && verdict.expectedEnd <= now + grace * 1000) continue;
+    const grace = deleteGraceSeconds(pod, now, endBy);
+    if (grace === undefined) continue;
     try {
-      await kube.call(`delete ${keyOf(pod)}`, ({ core }, options) =>
+      const answer = await kube.call(`delete ${keyOf(pod)}`, ({ core }, options) =>
         core.deleteNamespacedPod(
           {
             name: pod.name,
@@ -449,7 +725,8 @@ export async function forceDeletePods(
         ),
       );
       deleted++;
-      onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace });
+      const endsAt = answer?.metadata?.deletionTimestamp ? new Date(answer.metadata.deletionTimestamp).getTime() : undefined;
+      onEvent?.({ type: 'force-deleted', pod: keyOf(pod), graceSeconds: grace, ...(endsAt !== undefined ? { endsAt } : {}) });
     } catch (err) {
       if (err instanceof KubeApiError && (err.status === 404 || err.status === 409)) continue;
       throw err;
@@ -467,13 +744,17 @@ async function inParallel<T>(items: T[], limit: number, worker: (item: T) => Pro
 }
 
 /**
- * Watches the node's pods, the PDBs of the namespaces listed, and (when
- * sharing budgets) the draining nodes, keeping the maps current, and wakes
- * the round on every change. Every watch starts from its LIST's
- * resourceVersion, so nothing between the LIST and the watch is missed.
+ * Watches the node's pods, the PDBs (of the namespaces listed, or all),
+ * the draining nodes when sharing budgets and, once the pods are gone, the
+ * VolumeAttachments, keeping the maps current, and wakes the round on every
+ * change. Each watch starts from its LIST's resourceVersion, so nothing
+ * between the LIST and the watch is missed; a resourceVersion the server no
+ * longer has ends the watch with an ERROR event (410 Gone), and the round
+ * lists again.
  */
 class NodeWatcher {
   started = false;
+  private watchingAttachments = false;
   private controllers: AbortController[] = [];
   private wake?: (reason: 'changed' | 'watch-ended') => void;
   private pending: 'changed' | 'watch-ended' | undefined;
@@ -483,18 +764,100 @@ class NodeWatcher {
     private readonly nodeName: string,
     private readonly pods: Map<string, PodView>,
     private readonly pdbs: Map<string, PdbView>,
-    private readonly onPdbChange: () => void,
+    private readonly attachments: Map<string, VolumeAttachmentView>,
+    private readonly view: (pod: k8s.V1Pod) => PodView,
+    private readonly onPdbChange: (before: PdbView | undefined, after: PdbView | undefined) => void,
     private readonly share?: BudgetShare,
   ) {}
 
-  async start(
-    versions: { podsVersion?: string; pdbsVersions: Map<string, string | undefined>; nodesVersion?: string },
-    emit: (e: DrainEvent) => void,
-    until: number,
-  ) {
-    const { podsVersion } = versions;
+  async start(versions: Versions, emit: (e: DrainEvent) => void, until: number) {
     this.started = true;
     this.pending = undefined;
+    const watch = await this.newWatch(until);
+    this.controllers.push(
+      await watch.watch(
+        '/api/v1/pods',
+        { fieldSelector: podFieldSelector(this.nodeName), resourceVersion: versions.podsVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1Pod) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = this.view(obj);
+          if (type === 'DELETED') {
+            this.pods.delete(keyOf(view));
+            emit({ type: 'pod-deleted', pod: keyOf(view) });
+          } else this.pods.set(keyOf(view), view);
+          this.signal('changed');
+        },
+        this.ended,
+      ),
+    );
+    // One watch per namespace listed, or one for all (none once no pod is left to evict: PDBs cannot matter then).
+    for (const [namespace, pdbsVersion] of versions.pdbsVersions) {
+      const path = namespace === ALL_NAMESPACES
+        ? '/apis/policy/v1/poddisruptionbudgets'
+        : `/apis/policy/v1/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`;
+      this.controllers.push(
+        await watch.watch(
+          path,
+          { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
+          (type, obj: k8s.V1PodDisruptionBudget) => {
+            if (type === 'BOOKMARK') return;
+            if (type === 'ERROR') return this.signal('watch-ended');
+            const view = toPdbView(obj);
+            const before = this.pdbs.get(keyOf(view));
+            if (type === 'DELETED') this.pdbs.delete(keyOf(view));
+            else this.pdbs.set(keyOf(view), view);
+            this.onPdbChange(before, type === 'DELETED' ? undefined : view);
+            this.signal('changed');
+          },
+          this.ended,
+        ),
+      );
+    }
+    const share = this.share;
+    if (share && versions.nodesVersion !== undefined) {
+      // The other drains' demands change as they evict: our portion with them.
+      this.controllers.push(
+        await watch.watch(
+          '/api/v1/nodes',
+          { fieldSelector: DRAINING_NODES_SELECTOR, resourceVersion: versions.nodesVersion, allowWatchBookmarks: true },
+          (type, obj: k8s.V1Node) => {
+            if (type === 'BOOKMARK') return;
+            if (type === 'ERROR') return this.signal('watch-ended');
+            share.observe(type, obj);
+            this.signal('changed');
+          },
+          this.ended,
+        ),
+      );
+    }
+    if (versions.attachmentsVersion !== undefined) await this.watchAttachments(versions.attachmentsVersion, until);
+  }
+
+  /** VolumeAttachments have no field selector on spec.nodeName: the watch is cluster-wide, filtered here. */
+  async watchAttachments(version: string, until: number) {
+    if (this.watchingAttachments) return;
+    this.watchingAttachments = true;
+    const watch = await this.newWatch(until);
+    this.controllers.push(
+      await watch.watch(
+        '/apis/storage.k8s.io/v1/volumeattachments',
+        { resourceVersion: version, allowWatchBookmarks: true },
+        (type, obj: k8s.V1VolumeAttachment) => {
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') return this.signal('watch-ended');
+          const view = toVolumeAttachmentView(obj);
+          if (type === 'DELETED' || view.nodeName !== this.nodeName) {
+            if (!this.attachments.delete(view.name)) return;
+          } else this.attachments.set(view.name, view);
+          this.signal('changed');
+        },
+        this.ended,
+      ),
+    );
+  }
+
+  private async newWatch(until: number) {
     const { config } = await this.kube.connect();
     const watch = new k8s.Watch(config);
     // client-node ends a watch after 30 s without data (a private field of
@@ -504,60 +867,10 @@ class NodeWatcher {
     if (typeof inactivity.requestTimeoutMs === 'number') {
       inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, until - this.kube.retry.clock.now() + 5_000);
     }
-    const ended = () => this.signal('watch-ended');
-    this.controllers.push(
-      await watch.watch(
-        '/api/v1/pods',
-        { fieldSelector: podFieldSelector(this.nodeName), resourceVersion: podsVersion, allowWatchBookmarks: true },
-        (type, obj: k8s.V1Pod) => {
-          if (type === 'BOOKMARK') return;
-          if (type === 'ERROR') return this.signal('watch-ended');
-          const view = toPodView(obj);
-          if (type === 'DELETED') {
-            this.pods.delete(keyOf(view));
-            emit({ type: 'pod-deleted', pod: keyOf(view) });
-          } else this.pods.set(keyOf(view), view);
-          this.signal('changed');
-        },
-        ended,
-      ),
-    );
-    // One watch per namespace listed (none once no pod is left to evict: PDBs cannot matter then).
-    for (const [namespace, pdbsVersion] of versions.pdbsVersions) {
-      this.controllers.push(
-        await watch.watch(
-          `/apis/policy/v1/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`,
-          { resourceVersion: pdbsVersion, allowWatchBookmarks: true },
-          (type, obj: k8s.V1PodDisruptionBudget) => {
-            if (type === 'BOOKMARK') return;
-            if (type === 'ERROR') return this.signal('watch-ended');
-            const view = toPdbView(obj);
-            if (type === 'DELETED') this.pdbs.delete(keyOf(view));
-            else this.pdbs.set(keyOf(view), view);
-            this.onPdbChange();
-            this.signal('changed');
-          },
-          ended,
-        ),
-      );
-    }
-    const share = this.share;
-    if (!share || versions.nodesVersion === undefined) return;
-    // The other drains' demands change as they evict: our portion with them.
-    this.controllers.push(
-      await watch.watch(
-        '/api/v1/nodes',
-        { fieldSelector: DRAINING_NODES_SELECTOR, resourceVersion: versions.nodesVersion, allowWatchBookmarks: true },
-        (type, obj: k8s.V1Node) => {
-          if (type === 'BOOKMARK') return;
-          if (type === 'ERROR') return this.signal('watch-ended');
-          share.observe(type, obj);
-          this.signal('changed');
-        },
-        ended,
-      ),
-    );
+    return watch;
   }
+
+  private readonly ended = () => this.signal('watch-ended');
 
   /** Resolves on the next change, when a watch ends, or at `until`. */
   async nextChange(until: number): Promise<'changed' | 'watch-ended' | 'timeout'> {
@@ -586,5 +899,6 @@ class NodeWatcher {
     for (const c of this.controllers) c.abort();
     this.controllers = [];
     this.started = false;
+    this.watchingAttachments = false;
   }
 }

@@ -6,7 +6,8 @@ import * as k8s from '@kubernetes/client-node';
 import { KubeApiError, type KubeClient } from './kube-client';
 
 /** Our own NoSchedule taint: says who cordoned the node and why, and survives a careless uncordon. */
-export const DRAIN_TAINT_KEY = 'eks-graceful-drain/draining';
+export { DRAIN_TAINT_KEY } from '../core/taints';
+import { DRAIN_TAINT_KEY } from '../core/taints';
 /** Takes the node out of load balancers' target groups (service controller and AWS LB controller). */
 export const EXCLUDE_FROM_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 

@@ -89,3 +89,36 @@ export function heartbeatExpiresAt(lastBeatAt: number, heartbeatTimeoutSeconds: 
 }
 
 export const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value));
+
+/**
+ * The grace period to send in a DELETE so that a pod ends by `endBy` (ms
+ * epoch), or undefined when it already does. For a pod not yet terminating
+ * it is simply the time to `endBy`. For a pod already terminating, the API
+ * server counts a shorter grace from the first deletion
+ * (apiserver pkg/registry/rest/delete.go BeforeDelete: new deletionTimestamp
+ * = old deletionTimestamp − old grace + new grace, moved up to now, and then
+ * with a grace of 1 s, if that is in the past; a grace not shorter than the
+ * old one changes nothing). Sending the time left as the grace would then kill
+ * a pod that has been stopping for long within a second: the grace sent is
+ * the time from its first deletion to `endBy`, which puts its new
+ * deletionTimestamp on `endBy` exactly, so the drain's "stuck" judgement
+ * (60 s past the deletionTimestamp) counts from our own delete. The kubelet
+ * restarts its kill with the new, shorter period counted from when it sees it
+ * (pkg/kubelet/pod_workers.go calculateEffectiveGracePeriod), so the process
+ * is not killed before `endBy`; the instance's termination ends it at the
+ * latest. Whole seconds, rounded down.
+ */
+export function deleteGraceSeconds(
+  pod: { deletionTimestamp?: number; deletionGracePeriodSeconds?: number; terminationGracePeriodSeconds: number },
+  now: number,
+  endBy: number,
+): number | undefined {
+  const left = Math.max(0, Math.floor((endBy - now) / 1000));
+  if (pod.deletionTimestamp === undefined) return Math.min(pod.terminationGracePeriodSeconds, left);
+  if (pod.deletionTimestamp <= endBy) return undefined;
+  const previous = pod.deletionGracePeriodSeconds;
+  if (previous === undefined) return left;
+  const deletedAt = pod.deletionTimestamp - previous * 1000;
+  const grace = Math.max(0, Math.floor((endBy - deletedAt) / 1000));
+  return grace < previous ? grace : undefined;
+}

@@ -73,8 +73,25 @@ export interface DrainSummary {
   blockedByPdb: Array<{ pod: string; pdb: string }>;
   misconfigured: Array<{ pod: string; pdbs: string[] }>;
   stuck: string[];
-  counts: { blockedByPdb: number; misconfigured: number; stuck: number };
+  counts: {
+    blockedByPdb: number;
+    misconfigured: number;
+    stuck: number;
+    toleratingDrain?: number;
+    forbidden?: number;
+    volumeAttachments?: number;
+  };
   leftAlone: number;
+  /** Pods left on the node because they tolerate the drain (their replacement would come back); first ones. */
+  toleratingDrain?: string[];
+  /** Pods whose eviction the API refused with 403 (RBAC, a webhook); first ones. */
+  forbidden?: string[];
+  /** The pods are gone; these VolumeAttachments of theirs are still on the node (first ones). */
+  volumeAttachments?: string[];
+  /** Since when the drain waits for VolumeAttachments only (ISO). */
+  volumesWaitSince?: string;
+  /** The eviction tier being worked on (normal, daemonset, critical, critical-daemonset). */
+  tier?: string;
   /**
    * Pods waited for rather than evicted (karpenter.sh/do-not-disrupt,
    * cluster-autoscaler safe-to-evict "false", Job pods when opted in), the
@@ -122,6 +139,8 @@ export interface DrainState {
     lastApiError?: string;
     /** Last round that evicted pods or saw pods go (ISO): rounds watch eagerly while this is recent. */
     lastProgressAt?: string;
+    /** A pod with a PersistentVolumeClaim was seen on the node: Complete waits for VolumeAttachments. */
+    volumeClaimsSeen?: boolean;
   };
   /** Totals over the whole drain, across continuations. */
   totals: { evicted: number; pdbBlocks: number; forceDeleted: number; apiErrors: number; heartbeats: number };

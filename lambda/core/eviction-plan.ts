@@ -1,6 +1,6 @@
 import { keyOf, type PdbView, type PodView } from './kube-types';
 import { selectorMatches } from './label-selector';
-import { classifyPod, isCritical, isDaemonSetPod, isFinished, isMirrorPod, type HoldPolicy } from './pod-filters';
+import { classifyPod, EVICTION_TIERS, evictionTier, type EvictionTier, type HoldPolicy } from './pod-filters';
 
 /**
  * Which pods one drain round evicts. The round is idempotent: it re-reads the
@@ -10,12 +10,18 @@ import { classifyPod, isCritical, isDaemonSetPod, isFinished, isMirrorPod, type 
 export interface EvictionPlan {
   /** Pods to send an eviction for now, in that order (namespace/name; one tier per round). */
   evictNow: PodView[];
-  /** Its PDB (`namespace/name`) has no disruption budget left this round; retried next round. */
-  blocked: Array<{ pod: string; pdb: string }>;
+  /**
+   * The API would refuse these now (429), so they are not sent; retried when
+   * the PDB changes. `reason` is 'status-stale' when the PDB's status lags its
+   * spec (observedGeneration < generation), absent when the budget is spent.
+   */
+  blocked: Array<{ pod: string; pdb: string; reason?: 'status-stale' }>;
   /** More than one PDB selects the pod: the eviction API answers 500 for it until someone fixes the PDBs, so it is not sent. */
   misconfigured: Array<{ pod: string; pdbs: string[] }>;
-  /** Critical-tier pods held back until no normal-tier pod is left on the node. */
+  /** Pods of a later tier held back until every pod of the earlier tiers has gone. */
   deferred: string[];
+  /** The tier this round works on: the first one with a pod still on the node. Absent when no tier holds a pod. */
+  tier?: EvictionTier;
 }
 
 export interface PlanOptions {
@@ -31,21 +37,53 @@ export interface PlanOptions {
 }
 
 /**
+ * What the eviction API does with one pod under its PDBs
+ * (kubernetes pkg/registry/core/pod/storage/eviction.go):
+ * - a Pending pod (or a finished or terminating one) ignores PDBs;
+ * - more than one PDB: 500, never fixes itself;
+ * - an unready pod goes without charging the budget under AlwaysAllow, and
+ *   under IfHealthyBudget (the default) while currentHealthy >= desiredHealthy > 0;
+ * - otherwise checkAndDecrement: 429 while status.observedGeneration lags
+ *   metadata.generation ("still being processed"), 429 when disruptionsAllowed
+ *   is 0, else the budget shrinks by one.
+ */
+export type PdbDecision =
+  | { kind: 'free' }
+  | { kind: 'charge'; pdb: PdbView }
+  | { kind: 'stale'; pdb: PdbView }
+  | { kind: 'misconfigured'; pdbs: PdbView[] };
+
+export function pdbDecision(pod: PodView, pdbs: readonly PdbView[]): PdbDecision {
+  if (pod.phase === 'Pending') return { kind: 'free' };
+  const selecting = pdbsSelecting(pod, pdbs);
+  if (selecting.length > 1) return { kind: 'misconfigured', pdbs: selecting };
+  if (selecting.length === 0) return { kind: 'free' };
+  const pdb = selecting[0];
+  if (!pod.ready) {
+    if (pdb.unhealthyPodEvictionPolicy === 'AlwaysAllow') return { kind: 'free' };
+    const current = pdb.currentHealthy ?? 0;
+    const desired = pdb.desiredHealthy ?? 0;
+    if (current >= desired && desired > 0) return { kind: 'free' };
+  }
+  return pdb.statusStale ? { kind: 'stale', pdb } : { kind: 'charge', pdb };
+}
+
+/** PDBs in the pod's namespace whose selector matches its labels. */
+export const pdbsSelecting = (pod: PodView, pdbs: readonly PdbView[]): PdbView[] =>
+  pdbs.filter((pdb) => pdb.namespace === pod.namespace && selectorMatches(pdb.selector, pod.labels));
+
+/**
  * Rules:
  * - only pods whose verdict is 'evict' and that were not already requested;
- * - tiers as in Karpenter's terminator: critical pods wait while a normal-tier
- *   pod is still on the node, evictable or terminating. A terminating pod that
- *   is stuck (> 60 s past its deletionTimestamp) no longer holds the tier back,
- *   as Karpenter's IsWaitingEviction excludes it; DaemonSet and mirror pods
- *   never do, since the drain leaves them;
- * - a PDB applies only to pods in its namespace whose labels its selector matches;
+ * - tiers as in Karpenter's terminator (normal, daemonset, critical,
+ *   critical-daemonset): a tier waits while a pod of an earlier tier is still
+ *   on the node, evictable (even blocked or already requested) or terminating.
+ *   A terminating pod that is stuck (> 60 s past its deletionTimestamp) no
+ *   longer holds its tier, as Karpenter's IsWaitingEviction excludes it; pods
+ *   the drain leaves never do;
  * - each PDB lends at most `disruptionsAllowed` evictions per round, shared by
- *   all the pods it selects;
- * - the eviction API ignores PDBs for Pending pods and, while the PDB is healthy,
- *   does not charge it for unready pods (registry/core/pod/storage/eviction.go):
- *   those are sent without touching the budget. Blocking them here could stall a
- *   drain forever on a pod that never becomes ready; at worst the API answers 429
- *   and the next round tries again;
+ *   all the pods it selects; pods the API lets through without charging it
+ *   (see pdbDecision) are sent without touching the budget;
  * - pods no PDB selects are always evicted.
  */
 export function planEvictions(
@@ -57,56 +95,58 @@ export function planEvictions(
   const alreadyRequested = opts.alreadyRequested ?? new Set<string>();
   const byKey = (a: PodView, b: PodView) => compareKeys(keyOf(a), keyOf(b));
 
+  const tier = currentTier(pods, now, opts.hold);
   const candidates = pods
     .filter((pod) => classifyPod(pod, now, opts.hold).action === 'evict' && !alreadyRequested.has(keyOf(pod)))
     .sort(byKey);
-  const normal = candidates.filter((pod) => !isCritical(pod));
-  const critical = candidates.filter(isCritical);
-  const tierOpen = !pods.some((pod) => holdsNormalTier(pod, now, opts.hold));
-
   const plan: EvictionPlan = {
     evictNow: [],
     blocked: [],
     misconfigured: [],
-    deferred: tierOpen ? [] : critical.map(keyOf),
+    deferred: candidates.filter((pod) => evictionTier(pod) !== tier).map(keyOf),
+    ...(tier ? { tier } : {}),
   };
   const budget = new Map(pdbs.map((pdb) => [keyOf(pdb), Math.max(0, pdb.disruptionsAllowed)]));
 
-  for (const pod of tierOpen ? [...normal, ...critical] : normal) {
-    if (pod.phase === 'Pending') {
-      plan.evictNow.push(pod);
-      continue;
-    }
-    const selecting = pdbs.filter((pdb) => pdb.namespace === pod.namespace && selectorMatches(pdb.selector, pod.labels));
-    if (selecting.length > 1) {
-      plan.misconfigured.push({ pod: keyOf(pod), pdbs: selecting.map(keyOf).sort(compareKeys) });
-      continue;
-    }
-    if (selecting.length === 0 || !pod.ready) {
-      plan.evictNow.push(pod);
-      continue;
-    }
-    const pdb = keyOf(selecting[0]);
-    const left = budget.get(pdb) ?? 0;
-    if (left > 0) {
-      budget.set(pdb, left - 1);
-      plan.evictNow.push(pod);
-    } else {
-      plan.blocked.push({ pod: keyOf(pod), pdb });
+  for (const pod of candidates.filter((p) => evictionTier(p) === tier)) {
+    const decision = pdbDecision(pod, pdbs);
+    switch (decision.kind) {
+      case 'free':
+        plan.evictNow.push(pod);
+        break;
+      case 'misconfigured':
+        plan.misconfigured.push({ pod: keyOf(pod), pdbs: decision.pdbs.map(keyOf).sort(compareKeys) });
+        break;
+      case 'stale':
+        plan.blocked.push({ pod: keyOf(pod), pdb: keyOf(decision.pdb), reason: 'status-stale' });
+        break;
+      case 'charge': {
+        const pdb = keyOf(decision.pdb);
+        const left = budget.get(pdb) ?? 0;
+        if (left > 0) {
+          budget.set(pdb, left - 1);
+          plan.evictNow.push(pod);
+        } else {
+          plan.blocked.push({ pod: keyOf(pod), pdb });
+        }
+        break;
+      }
     }
   }
   return plan;
 }
 
 /**
- * A normal-tier pod still on the node: evictable (even if blocked or already
- * requested), held (a job waited for may need DNS until it ends), or
- * terminating but not stuck.
+ * The first tier with a pod still to evict, held (a job waited for may need
+ * DNS and its log shipper until it ends), or still terminating (not stuck).
  */
-function holdsNormalTier(pod: PodView, now: number, hold?: HoldPolicy): boolean {
-  if (isFinished(pod) || isDaemonSetPod(pod) || isMirrorPod(pod) || isCritical(pod)) return false;
-  const verdict = classifyPod(pod, now, hold);
-  return verdict.action === 'evict' || verdict.action === 'hold' || (verdict.action === 'wait' && !verdict.stuck);
+export function currentTier(pods: readonly PodView[], now: number, hold?: HoldPolicy): EvictionTier | undefined {
+  const holding = new Set<EvictionTier>();
+  for (const pod of pods) {
+    const verdict = classifyPod(pod, now, hold);
+    if (verdict.action === 'evict' || verdict.action === 'hold' || (verdict.action === 'wait' && !verdict.stuck)) holding.add(evictionTier(pod));
+  }
+  return EVICTION_TIERS.find((tier) => holding.has(tier));
 }
 
 /** Plain code-unit order, so the plan does not depend on the runtime's locale. */

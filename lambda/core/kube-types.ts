@@ -29,6 +29,26 @@ export interface PodView {
   hasEmptyDir: boolean;
   /** The Ready condition is True. */
   ready: boolean;
+  /** spec.tolerations. @default none */
+  tolerations?: Toleration[];
+  /** metadata.deletionGracePeriodSeconds: the grace the pending deletion was given (the API server counts a shorter one from it). */
+  deletionGracePeriodSeconds?: number;
+  /** claimName of each persistentVolumeClaim volume. @default none */
+  claimNames?: string[];
+  /**
+   * Its controller (a DaemonSet, say) no longer exists: nothing will recreate
+   * the pod, so it is treated as a pod without a controller. Set by the adapter. @default false
+   */
+  controllerMissing?: boolean;
+}
+
+/** A pod's toleration (core/v1 Toleration). operator '' means Equal. */
+export interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
 }
 
 export interface PdbView {
@@ -37,6 +57,13 @@ export interface PdbView {
   selector: LabelSelector;
   /** status.disruptionsAllowed as the API server last computed it. */
   disruptionsAllowed: number;
+  /** status.currentHealthy / desiredHealthy: the eviction API lets an unready pod go while current >= desired > 0. @default 0 */
+  currentHealthy?: number;
+  desiredHealthy?: number;
+  /** spec.unhealthyPodEvictionPolicy. @default 'IfHealthyBudget' */
+  unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+  /** status.observedGeneration < metadata.generation: the API refuses every eviction it would charge. @default false */
+  statusStale?: boolean;
 }
 
 /** `namespace/name`, the key every report uses for pods and PDBs. */

@@ -13,6 +13,9 @@ import { MIN_WAIT_MS, nextPollDelayMs } from './pacing';
 
 export type Routing = Pick<DrainState, 'next' | 'waitUntil' | 'result'>;
 
+/** Wait between rounds while only VolumeAttachments are left to go. */
+export const VOLUME_POLL_MS = 10_000;
+
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (isoTime: string) => Date.parse(isoTime);
 
@@ -63,11 +66,16 @@ export function decideAfterRound(state: DrainState, summary: DrainSummary, now: 
   }
   if (mustContinueAsNew(state.loop.historyEvents, options.historyEventsBudget)) return { next: 'continue-as-new' };
 
-  const delay = nextPollDelayMs({
+  let delay = nextPollDelayMs({
     now,
     startedAt: ms(state.action.startedAt),
     earliestExpectedEnd: summary.earliestExpectedEnd ? ms(summary.earliestExpectedEnd) : undefined,
   });
+  // Only volumes left to detach: seconds away, and the instance is otherwise
+  // ready to go (Karpenter requeues its volume-detachment check every 5 s).
+  if ((summary.volumeAttachments?.length ?? 0) > 0 && summary.evictable === 0 && summary.terminating === 0) {
+    delay = Math.min(delay, VOLUME_POLL_MS);
+  }
   const heartbeatAt = nextHeartbeatAt(state);
   const heartbeatNow = now >= heartbeatAt;
   // Wake up in time for the next heartbeat (counted from now if we beat now),

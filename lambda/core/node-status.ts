@@ -1,6 +1,6 @@
 import type { EvictionPlan } from './eviction-plan';
 import { keyOf, type PodView } from './kube-types';
-import { classifyPod, type HoldPolicy, type HoldReason, type PodWarning } from './pod-filters';
+import { classifyPod, type EvictionTier, type HoldPolicy, type HoldReason, type LeaveReason, type PodWarning } from './pod-filters';
 
 /**
  * What one drain round found on the node. The caller decides from it whether to
@@ -10,12 +10,26 @@ import { classifyPod, type HoldPolicy, type HoldReason, type PodWarning } from '
  */
 export interface NodeStatus {
   /**
-   * No pod is left to evict or to wait for: only finished, left-alone and stuck
-   * pods remain. Like Karpenter, a pod over 60 s past its deletion timestamp is
-   * not waited for: the kubelet is not finishing it, and waiting would hold the
-   * node until the deadline for nothing. It is reported in `stuck`.
+   * No pod is left to evict or to wait for (only finished, left-alone and stuck
+   * pods remain) and no VolumeAttachment of theirs is left on the node. Like
+   * Karpenter, a pod over 60 s past its deletion timestamp is not waited for:
+   * the kubelet is not finishing it, and waiting would hold the node until the
+   * deadline for nothing. It is reported in `stuck`.
    */
   drained: boolean;
+  /** No pod is left to evict or to wait for; `drained` also waits for `volumeAttachments`. */
+  podsGone: boolean;
+  /**
+   * VolumeAttachments still on the node for volumes of pods that left
+   * (Karpenter's volume-detachment wait): the instance must not go before the
+   * attach/detach controller has detached them, or the replacement pod waits
+   * on a Multi-Attach error for minutes. Names, in order.
+   */
+  volumeAttachments: string[];
+  /** The tier being evicted (see EvictionTier); absent when no pod is left to evict or wait for. */
+  tier?: EvictionTier;
+  /** Pods whose eviction the API refused with 403 (RBAC, an admission webhook), not a terminating namespace. */
+  forbidden: string[];
   /** Pods with verdict 'evict' (no deletionTimestamp yet), including blocked, misconfigured, deferred and already-requested ones. */
   evictable: number;
   /** Pods with a deletionTimestamp, stuck ones included. */
@@ -30,21 +44,29 @@ export interface NodeStatus {
   blocked: Array<{ pod: string; pdb: string }>;
   /** From the plan: pods selected by more than one PDB, never sent. */
   misconfigured: Array<{ pod: string; pdbs: string[] }>;
-  /** From the plan: critical pods waiting for the normal tier. */
+  /** From the plan: pods of later tiers waiting for the earlier ones. */
   deferred: string[];
   /** Succeeded or Failed pods, which need nothing. */
   finished: number;
-  /** DaemonSet and mirror pods the drain does not touch. */
-  leftAlone: Array<{ pod: string; reason: 'daemonset' | 'mirror' }>;
+  /** Pods the drain does not touch: DaemonSet pods that would come back, mirror pods, pods tolerating the drain. */
+  leftAlone: Array<{ pod: string; reason: LeaveReason }>;
   /** One entry per warning of each evictable pod (a pod may have two). */
   warnings: Array<{ pod: string; warning: PodWarning }>;
   /** Pods waited for rather than evicted (pod-filters' hold), with when each is evicted at the latest (ms epoch). */
   held: Array<{ pod: string; reason: HoldReason; evictAt: number }>;
 }
 
-export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, hold?: HoldPolicy): NodeStatus {
+/**
+ * `volumeAttachments`: the node's VolumeAttachments still to wait for, once the pods are gone (see blockingVolumeAttachments).
+ * `hold`: pods that ask to be waited for are held (see pod-filters' hold).
+ */
+export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, volumeAttachments: string[] = [], hold?: HoldPolicy): NodeStatus {
   const status: NodeStatus = {
     drained: true,
+    podsGone: true,
+    volumeAttachments: [...volumeAttachments].sort(compareKeys),
+    ...(plan.tier ? { tier: plan.tier } : {}),
+    forbidden: [],
     evictable: 0,
     terminating: 0,
     stuck: [],
@@ -85,8 +107,34 @@ export function summarizeNode(pods: PodView[], plan: EvictionPlan, now: number, 
         break;
     }
   }
-  status.drained = status.evictable === 0 && status.terminating === status.stuck.length && status.held.length === 0;
+  status.podsGone = status.evictable === 0 && status.terminating === status.stuck.length && status.held.length === 0;
+  status.drained = status.podsGone && status.volumeAttachments.length === 0;
   return status;
 }
 
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A VolumeAttachment as the drain reads it (storage.k8s.io/v1). */
+export interface VolumeAttachmentView {
+  name: string;
+  nodeName: string;
+  /** spec.source.persistentVolumeName; absent for inline volumes. */
+  persistentVolumeName?: string;
+}
+
+/**
+ * The VolumeAttachments to wait for (Karpenter's blockingVolumeAttachments):
+ * those on the node, of a PersistentVolume, except the volumes of pods that
+ * stay (`keptVolumes`: the PVs of pods the drain leaves or gave up on as
+ * stuck), which nobody is going to detach.
+ */
+export function blockingVolumeAttachments(
+  attachments: readonly VolumeAttachmentView[],
+  nodeName: string,
+  keptVolumes: ReadonlySet<string>,
+): string[] {
+  return attachments
+    .filter((va) => va.nodeName === nodeName && va.persistentVolumeName !== undefined && !keptVolumes.has(va.persistentVolumeName))
+    .map((va) => va.name)
+    .sort(compareKeys);
+}

@@ -15,7 +15,8 @@ import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
 import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
-import { checkInstance, deriveDrain, nodeOf, refused } from './target';
+import { checkInstance, deriveDrain, refused } from './target';
+import { nodeOf } from './target-node';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 

@@ -11,7 +11,8 @@ import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
 import { ec2Instances } from './capabilities/instances';
 import { withRealDeps } from './deps';
-import { checkInstance, nodeOf, refused } from './target';
+import { checkInstance, refused } from './target';
+import { nodeOf } from './target-node';
 import { workflowStep } from './workflow-step';
 
 export const makeCordon = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('Cordon', async (state, deps, timeLeftMs) => {

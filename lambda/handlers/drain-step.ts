@@ -20,7 +20,8 @@ import { lifecycleHooks } from './capabilities/lifecycle-hooks';
 import { kubeApi } from './capabilities/kube';
 import { ec2Instances } from './capabilities/instances';
 import { withRealDeps, type BaseDeps, type DepsWith } from './deps';
-import { checkInstance, deriveDrain, nodeOf, refused } from './target';
+import { checkInstance, deriveDrain, refused } from './target';
+import { nodeOf } from './target-node';
 import { Metric, count } from './observability';
 import { workflowStep } from './workflow-step';
 
@@ -32,6 +33,13 @@ const ROUND_OVERRUN_MS = 20_000;
 
 /** Pods listed by name in the state's summary; the counts are always whole (256 KB state limit). */
 export const MAX_LISTED_PODS = 20;
+
+/**
+ * A node found empty in the first round after the cordon is listed again
+ * this long after the round started: the scheduler binds asynchronously, so a
+ * pod it placed before it saw the cordon can appear on the node a moment later.
+ */
+export const LATE_BINDING_SETTLE_MS = 5_000;
 
 /** Give up after the Kubernetes API failed every round for this long. */
 export const API_OUTAGE_LIMIT_MS = 15 * 60_000;
@@ -60,6 +68,7 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
   const totals = { ...state.totals };
 
   let summary: DrainSummary;
+  let volumesDetachedSeen = false;
   /** Pods the previous round waited for: an eviction of one of them now means its wait ended. */
   const waitedFor = new Set((state.summary?.waitedFor?.pods ?? []).map((p) => p.pod));
   try {
@@ -68,11 +77,16 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
       watchUntil,
       watchLimit,
       watch: started - Date.parse(loop.lastProgressAt ?? state.action.startedAt) < EAGER_WATCH_MS ? 'eager' : 'imminent',
+      // Right after Cordon (a new execution included): no round has looked at the node yet.
+      ...(state.summary === undefined ? { settleUntil: started + LATE_BINDING_SETTLE_MS } : {}),
+      volumeClaimsSeen: loop.volumeClaimsSeen ?? false,
       // Take turns with other drains on shared PDB budgets, first come first served.
       share: { since: Date.parse(state.action.startedAt) },
       // Once the deadline policy acted, nothing is waited for any more.
+      hardLimitAt: Date.parse(state.deadline.hardLimitAt),
       hold: state.deadline.actedAt ? undefined : { waitUntil: Date.parse(state.deadline.actAt), waitForJobPods: config.waitForJobPods },
       onEvent: (event) => {
+        if (event.type === 'volumes-detached') volumesDetachedSeen = true;
         if (event.type === 'evicted' && waitedFor.has(event.pod)) {
           count(metrics, Metric.WaitedPodsEvicted);
           logger.warn(`evicted ${event.pod} after waiting for it: it did not finish in time, and still gets all of its grace period`, { event });
@@ -81,13 +95,22 @@ export const makeDrainStep = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>(
         logEvent(deps, event);
       },
     });
-    summary = toSummary(round.status);
+    if (round.volumeClaimsSeen) loop.volumeClaimsSeen = true;
+    summary = toSummary(round.status, state.summary, clock.now());
+    reportChanges(deps, state.summary, round.status);
+    const since = state.summary?.volumesWaitSince;
+    if (since && !volumesDetachedSeen && round.status.volumeAttachments.length === 0 && round.status.podsGone) {
+      // The wait began in an earlier round and ended between rounds.
+      logEvent(deps, { type: 'volumes-detached', pod: '', waitedMs: clock.now() - Date.parse(since) });
+    }
     if (madeProgress(state.summary, summary, round.evicted)) loop.lastProgressAt = iso(clock.now());
     totals.evicted += round.evicted;
     totals.pdbBlocks += round.pdbRefusals;
     count(metrics, Metric.PodsEvicted, round.evicted);
     count(metrics, Metric.EvictionsBlockedByPdb, round.pdbRefusals);
     count(metrics, Metric.PdbMisconfigurations, summary.counts.misconfigured);
+    count(metrics, Metric.EvictionsForbidden, round.forbiddenRefusals);
+    if (round.waitedForVolumes) count(metrics, Metric.VolumeDetachWaits);
     count(metrics, Metric.PodsWaitedFor, round.status.held.length);
     count(metrics, Metric.JobPodsReplacedEarly, round.jobReplacements);
     loop.apiErrorsInARow = 0;
@@ -179,7 +202,9 @@ function nearDeadline(state: DrainState, now: number): boolean {
   return now - start >= 0.8 * (end - start);
 }
 
-export function toSummary(status: NodeStatus): DrainSummary {
+export function toSummary(status: NodeStatus, before?: DrainSummary, now?: number): DrainSummary {
+  const tolerating = status.leftAlone.filter((l) => l.reason === 'tolerates-drain').map((l) => l.pod);
+  const waitingForVolumes = status.podsGone && status.volumeAttachments.length > 0;
   return {
     drained: status.drained,
     evictable: status.evictable,
@@ -189,8 +214,24 @@ export function toSummary(status: NodeStatus): DrainSummary {
     blockedByPdb: status.blocked.slice(0, MAX_LISTED_PODS),
     misconfigured: status.misconfigured.slice(0, MAX_LISTED_PODS).map(({ pod, pdbs }) => ({ pod, pdbs: pdbs.map((p) => p.slice(0, 200)) })),
     stuck: status.stuck.slice(0, MAX_LISTED_PODS),
-    counts: { blockedByPdb: status.blocked.length, misconfigured: status.misconfigured.length, stuck: status.stuck.length },
+    counts: {
+      blockedByPdb: status.blocked.length,
+      misconfigured: status.misconfigured.length,
+      stuck: status.stuck.length,
+      toleratingDrain: tolerating.length,
+      forbidden: status.forbidden.length,
+      volumeAttachments: status.volumeAttachments.length,
+    },
     leftAlone: status.leftAlone.length,
+    ...(tolerating.length > 0 ? { toleratingDrain: tolerating.slice(0, MAX_LISTED_PODS) } : {}),
+    ...(status.forbidden.length > 0 ? { forbidden: status.forbidden.slice(0, MAX_LISTED_PODS) } : {}),
+    ...(waitingForVolumes
+      ? {
+          volumeAttachments: status.volumeAttachments.slice(0, MAX_LISTED_PODS),
+          volumesWaitSince: before?.volumesWaitSince ?? isoOrUndefined(now),
+        }
+      : {}),
+    ...(status.tier ? { tier: status.tier } : {}),
     ...(status.held.length > 0
       ? {
           waitedFor: {
@@ -201,6 +242,21 @@ export function toSummary(status: NodeStatus): DrainSummary {
         }
       : {}),
   };
+}
+
+/**
+ * A log line for each pod newly left because it tolerates the drain (once per
+ * execution, not every round). Forbidden evictions are logged at error level
+ * every time: each is an error someone must fix.
+ */
+function reportChanges({ logger }: BaseDeps, before: DrainSummary | undefined, status: NodeStatus): void {
+  const known = new Set(before?.toleratingDrain ?? []);
+  for (const { pod, reason } of status.leftAlone) {
+    if (reason !== 'tolerates-drain' || known.has(pod)) continue;
+    logger.info(`${pod} tolerates the drain: left on the node, its replacement would be scheduled right back`, {
+      event: { type: 'left-alone', pod, reason },
+    });
+  }
 }
 
 const emptySummary = (): DrainSummary => ({
@@ -220,10 +276,22 @@ function logEvent({ logger }: BaseDeps, event: DrainEvent): void {
       return logger.info(`evicted ${event.pod}`, { event });
     case 'blocked':
       return logger.info(`eviction of ${event.pod} blocked by PodDisruptionBudget ${event.pdb ?? '(unknown)'}`, { event });
-    case 'held-back':
-      return logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
     case 'misconfigured':
       return logger.error(`cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { event });
+    case 'forbidden':
+      // Not a terminating namespace: RBAC or an admission webhook refuses it.
+      // Retried next round (a fix then resumes the drain), an error every time.
+      return logger.error(`eviction of ${event.pod} forbidden (403): ${event.detail ?? ''}`.trim(), { event });
+    case 'held-back':
+      return event.reason === 'status-stale'
+        ? logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} is still being processed (status behind its spec)`, { event })
+        : logger.info(`${event.pod} waits: PodDisruptionBudget ${event.pdb} allows no disruption now`, { event });
+    case 'awaiting-volumes':
+      return logger.info(`pods gone; waiting for ${event.volumeAttachments.length} VolumeAttachment(s) to detach before completing`, {
+        event: { type: event.type, volumeAttachments: event.volumeAttachments.slice(0, MAX_LISTED_PODS) },
+      });
+    case 'volumes-detached':
+      return logger.info('volumes detached', { event: { type: event.type, waitedMs: event.waitedMs } });
     case 'pod-deleted':
       return logger.info(`pod ${event.pod} is gone`, { event });
     case 'held':

@@ -19,7 +19,7 @@ import { ec2Instances } from './capabilities/instances';
 import { kubeApi } from './capabilities/kube';
 import { timeLeft, withRealDeps, type DepsWith } from './deps';
 import { ASG_DIMENSION, Metric, count, countRefused } from './observability';
-import { nodeOf } from './target';
+import { nodeOf } from './target-node';
 
 export type NodeMarksResult =
   | { outcome: 'uncordoned' | 'not-ours' | 'node-gone' | 'no-node'; completed: 'completed' | 'not-active' }

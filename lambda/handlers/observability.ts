@@ -20,7 +20,11 @@ export const Metric = {
   DrainDuration: 'DrainDurationSeconds',
   PodsEvicted: 'PodsEvicted',
   EvictionsBlockedByPdb: 'EvictionsBlockedByPdb',
+  /** Evictions refused with 403 outside a terminating namespace (RBAC, an admission webhook): an error. */
+  EvictionsForbidden: 'EvictionsForbidden',
   PdbMisconfigurations: 'PdbMisconfigurations',
+  /** 1 per drain round that ended waiting only for VolumeAttachments to detach. */
+  VolumeDetachWaits: 'VolumeDetachWaits',
   PodsForceDeleted: 'PodsForceDeleted',
   /** Pods waited for instead of evicted (do-not-disrupt…), counted once per drain round while they run. */
   PodsWaitedFor: 'PodsWaitedFor',

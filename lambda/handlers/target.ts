@@ -16,7 +16,6 @@ import { INSTANCE_ID, TERMINATE_WAIT_STATES, spotInterruption, terminationActivi
 import { computeDeadline } from '../core/deadline';
 import type { DrainState, LifecycleAction } from '../core/drain-state';
 import type { Ec2Instance } from '../adapters/instances';
-import { findNode, type FoundNode } from '../adapters/kube-nodes';
 import type { HookSettings } from '../adapters/lifecycle';
 import type { BaseDeps, DepsWith } from './deps';
 
@@ -95,26 +94,6 @@ export async function checkInstance(deps: Deps, instanceId: unknown): Promise<Ta
     );
   }
   return { ok: true, target: { instanceId, autoScalingGroupName: asg.autoScalingGroupName, lifecycleState: asg.lifecycleState, waiting, spot, ec2 } };
-}
-
-/**
- * The target's node, verified by spec.providerID: a GET of the node the
- * previous step found (a name from the input is only a candidate), then of the
- * instance's private DNS name; a paged LIST only where `list` is allowed
- * (Prepare and node-marks, whose RBAC has it).
- */
-export async function nodeOf(
-  deps: BaseDeps & DepsWith<'kube'>,
-  target: Pick<DrainTarget, 'instanceId' | 'ec2'>,
-  timeLeftMs: number,
-  options: { candidate?: string | null; list?: boolean } = {},
-): Promise<FoundNode | undefined> {
-  const node = await findNode(deps.kube(timeLeftMs), target.instanceId, async () => target.ec2?.privateDnsName, {
-    candidates: [options.candidate],
-    list: options.list ?? false,
-  });
-  if (node) deps.logger.appendKeys({ node: node.name });
-  return node;
 }
 
 export interface DerivedDrain {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   builtinPriorities, controllerOf, Ids, isHealthy, isMirrorPod, isReady, isTerminating, keyOf,
   KubeError, KubeObject, OwnerReference, rfc3339,
@@ -6,7 +7,39 @@ import { matchesStructured, StructuredSelector } from './selectors';
 import { SimClock } from '../virtual-clock';
 
 /** The resources a client can watch. */
-export type WatchedResource = 'pods' | 'poddisruptionbudgets' | 'nodes';
+export type WatchedResource = 'pods' | 'poddisruptionbudgets' | 'nodes' | 'volumeattachments';
+
+/** A pod toleration (core/v1). */
+export interface Toleration { key?: string; operator?: string; value?: string; effect?: string; tolerationSeconds?: number }
+interface Taint { key: string; value?: string; effect: string }
+
+/** k8s.io/api/core/v1 toleration.go ToleratesTaint. */
+export function toleratesTaint(t: Toleration, taint: Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.key && t.key !== taint.key) return false;
+  const operator = t.operator || 'Equal';
+  return operator === 'Exists' || (operator === 'Equal' && (t.value ?? '') === (taint.value ?? ''));
+}
+
+/** The scheduler's TaintToleration filter and the DaemonSet controller: every NoSchedule and NoExecute taint tolerated. */
+export const toleratesNodeTaints = (tolerations: Toleration[], node: KubeObject): boolean =>
+  (node.spec.taints ?? [])
+    .filter((taint: Taint) => taint.effect === 'NoSchedule' || taint.effect === 'NoExecute')
+    .every((taint: Taint) => tolerations.some((t) => toleratesTaint(t, taint)));
+
+/**
+ * What the DaemonSet controller adds to every pod it creates
+ * (pkg/controller/daemon/util AddOrUpdateDaemonPodTolerations): it ignores
+ * spec.unschedulable, and survives the usual node conditions.
+ */
+export const daemonSetTolerations: Toleration[] = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+];
 
 export interface ChangeEvent {
   resourceVersion: number;
@@ -25,6 +58,8 @@ interface PodBehaviour {
   readyAfterSeconds: number;
   cancelTimers: Array<() => void>;
   replaced: boolean;
+  /** When the process exits (or is killed), once it got SIGTERM. */
+  exitAt?: number;
 }
 
 /** A controller that owns pods: a ReplicaSet (of a Deployment), a DaemonSet or a Job. */
@@ -39,6 +74,7 @@ interface Workload {
   replicas?: number;
   /** Nodes a DaemonSet runs on. */
   nodes?: string[];
+  persistentVolume?: boolean;
   /** Pod template annotations (karpenter.sh/do-not-disrupt…). */
   podAnnotations?: Record<string, string>;
   /** A Job's pods complete (phase Succeeded) this long after they start, unless stopped first. */
@@ -59,6 +95,9 @@ export interface DeploymentSpec {
   labels?: Record<string, string>;
   priorityClassName?: string;
   emptyDir?: boolean;
+  tolerations?: Toleration[];
+  /** Each pod gets its own PersistentVolumeClaim, bound to a CSI volume attached to its node (an EBS volume, say). */
+  persistentVolume?: boolean;
 }
 
 export interface PodSpecInput {
@@ -70,6 +109,8 @@ export interface PodSpecInput {
   shutdownSeconds?: number;
   priorityClassName?: string;
   emptyDir?: boolean;
+  tolerations?: Toleration[];
+  persistentVolume?: boolean;
   annotations?: Record<string, string>;
 }
 
@@ -85,7 +126,7 @@ export interface JobPodInput extends PodSpecInput {
 }
 
 /** A partial pod object for `addPod`, plus how its process behaves. */
-export type PodInput = { metadata: Partial<KubeObject['metadata']> & { name: string }; spec?: any; status?: any; shutdownSeconds?: number };
+export type PodInput = { metadata: Partial<KubeObject['metadata']> & { name: string }; spec?: any; status?: any; shutdownSeconds?: number; persistentVolume?: boolean };
 
 export interface PdbSpec {
   namespace: string;
@@ -93,6 +134,28 @@ export interface PdbSpec {
   selector: StructuredSelector;
   minAvailable?: number | string;
   maxUnavailable?: number | string;
+  unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+}
+
+export interface FakeClusterOptions {
+  /**
+   * Seconds from a pod's removal until the attach/detach controller and the
+   * CSI driver have detached its volumes and the VolumeAttachment is gone.
+   * @default 10
+   */
+  volumeDetachSeconds?: number;
+  /**
+   * Seconds the disruption controller takes to process a PDB spec change:
+   * until then status.observedGeneration lags metadata.generation. @default 2
+   */
+  pdbObserveSeconds?: number;
+  /**
+   * Milliseconds from a container stopping (on its own, or killed at the end
+   * of its grace period) until the kubelet deletes the pod object: its PLEG
+   * relists every second, then the status manager reports the terminal status
+   * and deletes the pod. @default 0 (at once)
+   */
+  kubeletReportMs?: number;
 }
 
 const defaultGraceSeconds = 30;
@@ -126,15 +189,39 @@ export class FakeCluster {
   private readonly workloadObjects = new Map<string, KubeObject>();
   /** Pod-owning controllers by uid. */
   private readonly workloads = new Map<string, Workload>();
+  private readonly volumeAttachments = new Map<string, KubeObject>();
+  private readonly claims = new Map<string, KubeObject>();
+  /** PDBs whose spec changed and that the disruption controller has not processed yet. */
+  private readonly unobservedPdbs = new Set<string>();
   private nextIp = 10;
+  private readonly volumeDetachSeconds: number;
+  private readonly pdbObserveSeconds: number;
+  private readonly kubeletReportMs: number;
+  /** Changes at or before this resourceVersion are compacted: a watch from there gets 410 Gone. */
+  private compactedRevision = 0;
+
+  constructor(private readonly clock: SimClock, options: FakeClusterOptions = {}) {
+    this.volumeDetachSeconds = options.volumeDetachSeconds ?? 10;
+    this.pdbObserveSeconds = options.pdbObserveSeconds ?? 2;
+    this.kubeletReportMs = options.kubeletReportMs ?? 0;
+  }
+
+  /** The oldest resourceVersion a watch may start from. */
+  oldestWatchableRevision(): number {
+    return this.compactedRevision;
+  }
 
   /**
-   * @param kubeletReportMs How long after a container stops (on its own, or
-   *   killed at the end of its grace period) the kubelet deletes the pod object:
-   *   its PLEG relists every second, then the status manager reports the
-   *   terminal status and deletes the pod. 0 (the default) deletes it at once.
+   * etcd compaction (kube-apiserver compacts every 5 minutes by default) and
+   * the watch cache's limited window: changes up to `revision` are forgotten,
+   * so a watch or a paged LIST that starts before it gets 410 Gone.
+   * @param revision @default the current resourceVersion
    */
-  constructor(private readonly clock: SimClock, private readonly kubeletReportMs = 0) {}
+  compact(revision = this.resourceVersion): void {
+    this.compactedRevision = Math.max(this.compactedRevision, revision);
+    const keep = this.history.filter((e) => e.resourceVersion > this.compactedRevision);
+    this.history.splice(0, this.history.length, ...keep);
+  }
 
   currentResourceVersion(): number {
     return this.resourceVersion;
@@ -232,6 +319,26 @@ export class FakeCluster {
     return clone(pdb);
   }
 
+  listVolumeAttachments(): KubeObject[] {
+    return [...this.volumeAttachments.values()].map(clone);
+  }
+
+  getVolumeAttachment(name: string): KubeObject {
+    const va = this.volumeAttachments.get(name);
+    if (!va) throw KubeError.notFound('volumeattachments', name, 'storage.k8s.io');
+    return clone(va);
+  }
+
+  listClaims(namespace?: string): KubeObject[] {
+    return [...this.claims.values()].filter((c) => !namespace || c.metadata.namespace === namespace).map(clone);
+  }
+
+  getClaim(namespace: string, name: string): KubeObject {
+    const claim = this.claims.get(`${namespace}/${name}`);
+    if (!claim) throw KubeError.notFound('persistentvolumeclaims', name);
+    return clone(claim);
+  }
+
   listNamespaces(): KubeObject[] {
     return [...this.namespaces.values()].map(clone);
   }
@@ -257,7 +364,8 @@ export class FakeCluster {
 
   // ---- builders
 
-  addNode(spec: { name: string; instanceId: string; az?: string; unschedulable?: boolean }): KubeObject {
+  /** `taints`: beyond the unschedulable one, which follows spec.unschedulable. */
+  addNode(spec: { name: string; instanceId: string; az?: string; unschedulable?: boolean; taints?: Array<{ key: string; value?: string; effect: string }> }): KubeObject {
     const az = spec.az ?? 'us-east-1a';
     const ip = this.allocateIp();
     const node: KubeObject = {
@@ -274,7 +382,7 @@ export class FakeCluster {
           'topology.kubernetes.io/zone': az,
         },
       },
-      spec: { providerID: `aws:///${az}/${spec.instanceId}`, ...(spec.unschedulable ? { unschedulable: true } : {}) },
+      spec: { providerID: `aws:///${az}/${spec.instanceId}`, ...(spec.unschedulable ? { unschedulable: true } : {}), ...(spec.taints?.length ? { taints: spec.taints } : {}) },
       status: {
         addresses: [
           { type: 'InternalIP', address: ip },
@@ -311,16 +419,53 @@ export class FakeCluster {
     return Array.from({ length: spec.replicas }, (_, i) => this.createWorkloadPod(workload, nodes[i % nodes.length], true));
   }
 
-  addDaemonSet(spec: { namespace: string; name: string; nodes: string[]; labels?: Record<string, string>; terminationGracePeriodSeconds?: number; shutdownSeconds?: number }): KubeObject[] {
+  /**
+   * `tolerations`: the template's own (aws-node and kube-proxy carry
+   * `[{operator: Exists}]`); the controller adds its usual ones, the cordon's
+   * included, so a pod comes back on a drained node only if it tolerates the
+   * drain's own taint.
+   */
+  addDaemonSet(spec: { namespace: string; name: string; nodes: string[]; labels?: Record<string, string>; terminationGracePeriodSeconds?: number; shutdownSeconds?: number; tolerations?: Toleration[]; priorityClassName?: string }): KubeObject[] {
     const labels = spec.labels ?? { app: spec.name };
     const ds = this.addWorkloadObject('apps/v1', 'DaemonSet', spec.namespace, spec.name, {
-      spec: { selector: { matchLabels: labels }, template: { metadata: { labels } } },
+      spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { tolerations: spec.tolerations ?? [] } } },
       status: { desiredNumberScheduled: spec.nodes.length, currentNumberScheduled: spec.nodes.length, numberReady: spec.nodes.length, numberMisscheduled: 0 },
     });
     const workload = this.registerWorkload(ds, labels, spec, { nodes: spec.nodes });
-    // The DaemonSet controller tolerates the cordon taint, so its pods survive a drain.
-    workload.podSpec.tolerations = [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }];
+    workload.podSpec.tolerations = [...(spec.tolerations ?? []), ...daemonSetTolerations];
     return spec.nodes.map((node) => this.createWorkloadPod(workload, node, true));
+  }
+
+  /** Deletes a workload object only (propagationPolicy Orphan without the garbage collector's clean-up of owner references): its pods stay, owned by nothing that exists. */
+  deleteWorkload(kind: string, namespace: string, name: string): void {
+    const key = `${kind}/${namespace}/${name}`;
+    const object = this.workloadObjects.get(key);
+    if (!object) throw KubeError.notFound(kind.toLowerCase() + 's', name);
+    this.workloadObjects.delete(key);
+    this.workloads.delete(object.metadata.uid);
+  }
+
+  /**
+   * A PDB spec change: metadata.generation goes up at once, status follows
+   * when the disruption controller has processed it (`pdbObserveSeconds`);
+   * meanwhile the eviction API refuses what it would charge to it.
+   */
+  updatePdb(namespace: string, name: string, change: Partial<Pick<PdbSpec, 'minAvailable' | 'maxUnavailable' | 'selector' | 'unhealthyPodEvictionPolicy'>>): KubeObject {
+    const key = `${namespace}/${name}`;
+    const current = this.pdbs.get(key);
+    if (!current) throw KubeError.notFound('poddisruptionbudgets', name, 'policy');
+    const next = clone(current);
+    next.spec = { ...next.spec, ...change };
+    if (change.minAvailable !== undefined) delete next.spec.maxUnavailable;
+    if (change.maxUnavailable !== undefined) delete next.spec.minAvailable;
+    next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    this.unobservedPdbs.add(key);
+    this.commit('poddisruptionbudgets', 'MODIFIED', this.pdbs, next, current);
+    this.clock.schedule(this.clock.now() + this.pdbObserveSeconds * 1000, () => {
+      this.unobservedPdbs.delete(key);
+      this.refreshPdbs();
+    });
+    return clone(next);
   }
 
   /**
@@ -351,6 +496,7 @@ export class FakeCluster {
       metadata: { name: spec.name, namespace: spec.namespace ?? 'default', labels: spec.labels ?? {} },
       spec: { nodeName: spec.nodeName, ...podSpecOf(spec) },
       shutdownSeconds: spec.shutdownSeconds,
+      persistentVolume: spec.persistentVolume,
     });
   }
 
@@ -383,7 +529,10 @@ export class FakeCluster {
     if (this.pods.has(keyOf(pod))) throw new Error(`pod ${keyOf(pod)} already exists`);
     this.podBehaviour.set(pod.metadata.uid, { shutdownSeconds: input.shutdownSeconds, readyAfterSeconds: 0, cancelTimers: [], replaced: false });
     pod.status ??= pod.spec.nodeName ? this.runningStatus(pod.spec.nodeName, true) : pendingStatus();
+    if (input.persistentVolume) this.claimVolume(pod);
     this.commit('pods', 'ADDED', this.pods, pod);
+    this.attachVolumes(pod);
+    if (!pod.spec.nodeName) this.schedulePendingPods();
     return clone(pod);
   }
 
@@ -397,6 +546,7 @@ export class FakeCluster {
         selector: spec.selector,
         ...(spec.minAvailable !== undefined ? { minAvailable: spec.minAvailable } : {}),
         ...(spec.maxUnavailable !== undefined ? { maxUnavailable: spec.maxUnavailable } : {}),
+        ...(spec.unhealthyPodEvictionPolicy ? { unhealthyPodEvictionPolicy: spec.unhealthyPodEvictionPolicy } : {}),
       },
     };
     pdb.status = this.pdbStatus(pdb);
@@ -469,36 +619,75 @@ export class FakeCluster {
       throw new KubeError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     }
     const [pdb] = pdbs;
-    // unhealthyPodEvictionPolicy IfHealthyBudget (the default): a pod that is not
-    // Ready may go while the budget is met, since it does not count as healthy.
-    const unhealthyWithinBudget = pdb && !isReady(pod) && pdb.status.desiredHealthy > 0 && pdb.status.currentHealthy >= pdb.status.desiredHealthy;
-    if (pdb && !unhealthyWithinBudget && pdb.status.disruptionsAllowed <= 0) {
-      throw new KubeError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
-        causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name} needs ${pdb.status.desiredHealthy} healthy pods and has ${pdb.status.currentHealthy} currently` }],
-      });
+    if (pdb && !isReady(pod)) {
+      // A pod that is not Ready does not count as healthy: with AlwaysAllow it
+      // always goes, with IfHealthyBudget (the default) while the budget is met;
+      // neither charges the budget.
+      if (pdb.spec.unhealthyPodEvictionPolicy === 'AlwaysAllow') return void this.terminate(pod, grace);
+      if (pdb.status.desiredHealthy > 0 && pdb.status.currentHealthy >= pdb.status.desiredHealthy) return void this.terminate(pod, grace);
+    }
+    if (pdb) {
+      // checkAndDecrement: a status the controller has not caught up with allows nothing.
+      if ((pdb.status.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) {
+        throw new KubeError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
+          causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name} is still being processed by the server.` }],
+        });
+      }
+      if (pdb.status.disruptionsAllowed <= 0) {
+        throw new KubeError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
+          causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name} needs ${pdb.status.desiredHealthy} healthy pods and has ${pdb.status.currentHealthy} currently` }],
+        });
+      }
+      // The API server decrements disruptionsAllowed itself; here the
+      // disruption controller's recount follows the pod's change at once.
     }
     this.terminate(pod, grace);
   }
 
   // ---- the simulated controllers and kubelet
 
+  /**
+   * Graceful deletion as the API server records it and the kubelet carries it
+   * out (apiserver pkg/registry/rest/delete.go BeforeDelete):
+   * - first deletion: deletionTimestamp = now + grace;
+   * - again with a shorter grace: deletionTimestamp = old deletionTimestamp −
+   *   old grace + new grace, counted from the first deletion; moved up to now
+   *   (with a grace of 1 s, unless 0) if that is in the past; a grace not
+   *   shorter changes nothing;
+   * - the kubelet kills the process `grace` seconds after it sees the update
+   *   (its pod worker restarts the kill with the shorter period), unless it
+   *   exits first; the pod object goes when the process has.
+   */
   private terminate(pod: KubeObject, graceSeconds: number): KubeObject {
     // The kubelet recreates a mirror pod from its static manifest at once.
     if (isMirrorPod(pod)) return clone(pod);
-    if (graceSeconds <= 0) return this.removePod(pod);
+    const now = this.clock.now();
     const behaviour = this.podBehaviour.get(pod.metadata.uid)!;
-    const deadline = this.clock.now() + graceSeconds * 1000;
-    const currentDeadline = pod.metadata.deletionTimestamp ? Date.parse(pod.metadata.deletionTimestamp) : Infinity;
-    // A second delete may only shorten the grace period, as on the real server.
-    if (deadline >= currentDeadline) return clone(pod);
+    let deletionTimestamp = now + graceSeconds * 1000;
+    let period = graceSeconds;
+    if (isTerminating(pod)) {
+      const previous = pod.metadata.deletionGracePeriodSeconds;
+      if (!previous) return this.removePod(pod);
+      if (graceSeconds >= previous) return clone(pod);
+      deletionTimestamp = Date.parse(pod.metadata.deletionTimestamp!) - previous * 1000 + graceSeconds * 1000;
+      if (deletionTimestamp < now) {
+        deletionTimestamp = now;
+        if (period !== 0) period = 1;
+      }
+    }
+    if (period <= 0) return this.removePod(pod);
+    const exitAt = Math.min(
+      behaviour.exitAt ?? Infinity,
+      now + period * 1000,
+      now + Math.min(period, behaviour.shutdownSeconds ?? Math.min(period, 1)) * 1000,
+    );
     behaviour.cancelTimers.splice(0).forEach((cancel) => cancel());
+    behaviour.exitAt = exitAt;
     const next = clone(pod);
-    next.metadata.deletionTimestamp = rfc3339(deadline);
-    next.metadata.deletionGracePeriodSeconds = graceSeconds;
+    next.metadata.deletionTimestamp = rfc3339(deletionTimestamp);
+    next.metadata.deletionGracePeriodSeconds = period;
     this.commit('pods', 'MODIFIED', this.pods, next, pod);
-    const shutdown = Math.min(graceSeconds, behaviour.shutdownSeconds ?? Math.min(graceSeconds, 1));
-    const exitAt = Math.min(deadline, this.clock.now() + shutdown * 1000) + this.kubeletReportMs;
-    behaviour.cancelTimers.push(this.clock.schedule(exitAt, () => this.removePodIfPresent(next.metadata.uid)));
+    behaviour.cancelTimers.push(this.clock.schedule(exitAt + this.kubeletReportMs, () => this.removePodIfPresent(next.metadata.uid)));
     this.replaceIfOwned(next);
     return clone(next);
   }
@@ -516,13 +705,19 @@ export class FakeCluster {
     this.indexPod(pod, undefined);
     this.podBehaviour.delete(pod.metadata.uid);
     this.recordChange('pods', 'DELETED', pod);
+    this.detachVolumes(pod);
     this.replaceIfOwned(pod, behaviour);
     return clone(pod);
   }
 
   /**
    * ReplicaSets replace a pod as soon as it starts terminating (terminating
-   * pods do not count as active); DaemonSets only once it is gone, on the same node.
+   * pods do not count as active), and the scheduler places the replacement;
+   * DaemonSets only once it is gone, on the same node, and only if the pod
+   * tolerates the node's NoSchedule and NoExecute taints (pkg/controller/daemon
+   * NodeShouldRunDaemonPod: a DaemonSet pod is not placed on a node whose
+   * taints it does not tolerate, while a running one is left alone unless a
+   * NoExecute taint evicts it).
    */
   private replaceIfOwned(pod: KubeObject, behaviour = this.podBehaviour.get(pod.metadata.uid)): void {
     const owner = controllerOf(pod);
@@ -531,8 +726,10 @@ export class FakeCluster {
     const nodeName: string | undefined = pod.spec.nodeName;
     if (owner.kind === 'ReplicaSet') {
       behaviour.replaced = true;
-      this.createWorkloadPod(workload, this.pickNode(nodeName), false);
+      this.createWorkloadPod(workload, this.pickNode((workload.podSpec.tolerations ?? []) as Toleration[]), false);
     } else if (owner.kind === 'DaemonSet' && !this.pods.has(keyOf(pod)) && nodeName && workload.nodes?.includes(nodeName)) {
+      const node = this.nodes.get(nodeName);
+      if (!node || !toleratesNodeTaints((workload.podSpec.tolerations ?? []) as Toleration[], node)) return;
       behaviour.replaced = true;
       this.createWorkloadPod(workload, nodeName, false);
     } else if (owner.kind === 'Job') {
@@ -565,12 +762,13 @@ export class FakeCluster {
     if (rule?.action === 'FailJob') return fail();
     if (rule?.action !== 'Ignore') status.failed = (status.failed ?? 0) + 1;
     if ((status.failed ?? 0) > spec.backoffLimit) return fail();
-    this.createWorkloadPod(workload, this.pickNode(pod.spec.nodeName), false);
+    this.createWorkloadPod(workload, this.pickNode((workload.podSpec.tolerations ?? []) as Toleration[], pod.spec.nodeName), false);
   }
 
   /** A Job's pod whose work is done: its container exited 0, the pod stays with phase Succeeded. */
   private completeJobPod(uid: string): void {
-    const pod = [...this.pods.values()].find((p) => p.metadata.uid === uid);
+    const key = this.podKeyOfUid.get(uid);
+    const pod = key === undefined ? undefined : this.pods.get(key);
     if (!pod || isTerminating(pod)) return;
     const next = clone(pod);
     const finishedAt = this.timestamp();
@@ -586,26 +784,106 @@ export class FakeCluster {
     if (job) job.status = { ...job.status, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
   }
 
-  /** The scheduler, reduced: a schedulable node, another than `avoid` when there is one, with the fewest pods. */
-  private pickNode(avoid?: string): string | undefined {
-    const candidates = [...this.nodes.values()].filter((n) => !n.spec.unschedulable).map((n) => n.metadata.name);
-    const preferred = candidates.filter((n) => n !== avoid);
-    const pool = preferred.length > 0 ? preferred : candidates;
+  /**
+   * The scheduler, reduced to what a drain meets: its filters NodeUnschedulable
+   * (a cordoned node only for pods tolerating node.kubernetes.io/unschedulable)
+   * and TaintToleration (every NoSchedule/NoExecute taint tolerated), then the
+   * node with the fewest pods, as resource scoring favours an emptier node:
+   * which is why a replacement that tolerates the drain lands right back on the
+   * node being drained.
+   * With `avoid` (the node a Job's pod left), another fitting node is
+   * preferred when there is one.
+   */
+  private pickNode(tolerations: Toleration[], avoid?: string): string | undefined {
+    const fits = (node: KubeObject) =>
+      (!node.spec.unschedulable || tolerations.some((t) => toleratesTaint(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })))
+      && toleratesNodeTaints(tolerations, node);
+    const fitting = [...this.nodes.values()].filter(fits).map((n) => n.metadata.name);
+    const preferred = fitting.filter((n) => n !== avoid);
+    const candidates = preferred.length > 0 ? preferred : fitting;
     const load = (node: string) => this.podsOnNode.get(node)?.size ?? 0;
-    return pool.sort((a, b) => load(a) - load(b))[0];
+    return candidates.sort((a, b) => load(a) - load(b) || (a < b ? -1 : 1))[0];
   }
 
   private schedulePendingPods(): void {
     for (const pod of this.rawPods({ nodeName: '' })) {
       if (pod.spec.nodeName || isTerminating(pod)) continue;
-      const nodeName = this.pickNode();
-      if (!nodeName) return;
+      const nodeName = this.pickNode(pod.spec.tolerations ?? []);
+      if (!nodeName) continue;
       const next = clone(pod);
       next.spec.nodeName = nodeName;
       next.status = this.runningStatus(nodeName, false);
       this.commit('pods', 'MODIFIED', this.pods, next, pod);
+      this.attachVolumes(next);
       this.scheduleReadiness(next);
     }
+  }
+
+  /**
+   * A pod that asked for a PersistentVolume gets a claim bound to a new CSI
+   * volume (as a StorageClass with immediate binding does), attached to its
+   * node once it is scheduled.
+   */
+  private claimVolume(pod: KubeObject): void {
+    const namespace = pod.metadata.namespace!;
+    const name = `data-${pod.metadata.name}`;
+    const volumeName = `pvc-${this.ids.uid()}`;
+    const claim: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { ...this.newMetadata(name, namespace), resourceVersion: String(++this.resourceVersion) },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, storageClassName: 'gp3', volumeName, volumeMode: 'Filesystem' },
+      status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '10Gi' } },
+    };
+    this.claims.set(`${namespace}/${name}`, claim);
+    pod.spec.volumes = [...(pod.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: name } }];
+  }
+
+  /** The attach/detach controller and the CSI driver: a VolumeAttachment per claimed volume on the pod's node. */
+  private attachVolumes(pod: KubeObject): void {
+    const nodeName: string | undefined = pod.spec.nodeName;
+    if (!nodeName) return;
+    for (const volume of pod.spec.volumes ?? []) {
+      const claimName = volume.persistentVolumeClaim?.claimName;
+      const claim = claimName && this.claims.get(`${pod.metadata.namespace}/${claimName}`);
+      if (!claim) continue;
+      const volumeName: string = claim.spec.volumeName;
+      const name = `csi-${createHash('sha256').update(`${volumeName}/${nodeName}`).digest('hex').slice(0, 64)}`;
+      if (this.volumeAttachments.has(name)) continue;
+      const va: KubeObject = {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'VolumeAttachment',
+        metadata: { ...this.newMetadata(name), annotations: { 'csi.alpha.kubernetes.io/node-id': nodeName }, finalizers: ['external-attacher/ebs-csi-aws-com'] },
+        spec: { attacher: 'ebs.csi.aws.com', nodeName, source: { persistentVolumeName: volumeName } },
+        status: { attached: true, attachmentMetadata: { devicePath: '/dev/xvdaa' } },
+      };
+      this.commit('volumeattachments', 'ADDED', this.volumeAttachments, va);
+    }
+  }
+
+  /**
+   * Once the pod is gone and no other pod on the node uses the volume, the
+   * attach/detach controller detaches it: the VolumeAttachment goes
+   * `volumeDetachSeconds` later (EBS detaches take seconds to a minute).
+   */
+  private detachVolumes(pod: KubeObject): void {
+    const nodeName: string | undefined = pod.spec.nodeName;
+    if (!nodeName) return;
+    const claimed = (p: KubeObject) => new Set<string>((p.spec.volumes ?? []).flatMap((v: any) => {
+      const claim = v.persistentVolumeClaim && this.claims.get(`${p.metadata.namespace}/${v.persistentVolumeClaim.claimName}`);
+      return claim ? [claim.spec.volumeName] : [];
+    }));
+    const volumes = claimed(pod);
+    if (volumes.size === 0) return;
+    this.clock.schedule(this.clock.now() + this.volumeDetachSeconds * 1000, () => {
+      const stillUsed = new Set(this.rawPods({ nodeName }).flatMap((p) => [...claimed(p)]));
+      for (const va of [...this.volumeAttachments.values()]) {
+        const volume = va.spec.source.persistentVolumeName;
+        if (va.spec.nodeName !== nodeName || !volumes.has(volume) || stillUsed.has(volume)) continue;
+        this.volumeAttachments.delete(va.metadata.name);
+        this.recordChange('volumeattachments', 'DELETED', va);
+      }
+    });
   }
 
   private createWorkloadPod(workload: Workload, nodeName: string | undefined, readyNow: boolean): KubeObject {
@@ -620,6 +898,7 @@ export class FakeCluster {
       spec: { ...clone(workload.podSpec), ...(nodeName ? { nodeName } : {}) },
       status: nodeName ? this.runningStatus(nodeName, readyNow) : pendingStatus(),
       shutdownSeconds: workload.shutdownSeconds,
+      persistentVolume: workload.persistentVolume,
     });
     this.podBehaviour.get(pod.metadata.uid)!.readyAfterSeconds = workload.readyAfterSeconds;
     if (nodeName && !readyNow) this.scheduleReadiness(pod);
@@ -650,6 +929,7 @@ export class FakeCluster {
    */
   private refreshPdbs(namespace?: string): void {
     for (const pdb of this.rawPdbs(namespace)) {
+      if (this.unobservedPdbs.has(keyOf(pdb))) continue;
       const status = this.pdbStatus(pdb);
       if (JSON.stringify(status) === JSON.stringify(pdb.status)) continue;
       this.commit('poddisruptionbudgets', 'MODIFIED', this.pdbs, { ...clone(pdb), status }, pdb);
@@ -666,8 +946,9 @@ export class FakeCluster {
       ? scaled(minAvailable, expectedPods)
       : Math.max(0, expectedPods - scaled(maxUnavailable ?? 0, expectedPods));
     const disruptionsAllowed = Math.max(0, currentHealthy - desiredHealthy);
+    const observedGeneration = pdb.metadata.generation ?? 1;
     return {
-      observedGeneration: 1,
+      observedGeneration,
       disruptionsAllowed,
       currentHealthy,
       desiredHealthy,
@@ -677,7 +958,7 @@ export class FakeCluster {
         status: disruptionsAllowed > 0 ? 'True' : 'False',
         reason: disruptionsAllowed > 0 ? 'SufficientPods' : 'InsufficientPods',
         message: '',
-        observedGeneration: 1,
+        observedGeneration,
         lastTransitionTime: pdb.metadata.creationTimestamp,
       }],
     };
@@ -761,6 +1042,7 @@ export class FakeCluster {
       podSpec: podSpecOf(spec),
       shutdownSeconds: spec.shutdownSeconds,
       readyAfterSeconds: spec.readyAfterSeconds ?? 2,
+      persistentVolume: spec.persistentVolume,
       ...scale,
     };
     this.workloads.set(object.metadata.uid, workload);
@@ -835,6 +1117,7 @@ function podSpecOf(spec: Partial<DeploymentSpec>): Record<string, unknown> {
     restartPolicy: 'Always',
     ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName, priority: builtinPriorities[spec.priorityClassName] ?? 0 } : {}),
     ...(spec.emptyDir ? { volumes: [{ name: 'scratch', emptyDir: {} }] } : {}),
+    ...(spec.tolerations ? { tolerations: clone(spec.tolerations) } : {}),
   };
 }
 

@@ -33,6 +33,7 @@ const coreResources: Resource[] = [
   { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: readVerbs, shortNames: ['ns'] },
   { name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: [...readVerbs, 'patch'], shortNames: ['no'] },
   { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: [...readVerbs, 'delete'], shortNames: ['po'] },
+  { name: 'persistentvolumeclaims', singularName: 'persistentvolumeclaim', namespaced: true, kind: 'PersistentVolumeClaim', verbs: ['get', 'list'], shortNames: ['pvc'] },
   // kubectl's CheckEvictionSupport looks for exactly this entry.
   { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
 ];
@@ -46,6 +47,9 @@ const groups: Record<string, Resource[]> = {
   'batch/v1': [
     { name: 'cronjobs', singularName: 'cronjob', namespaced: true, kind: 'CronJob', verbs: readVerbs, shortNames: ['cj'] },
     { name: 'jobs', singularName: 'job', namespaced: true, kind: 'Job', verbs: readVerbs },
+  ],
+  'storage.k8s.io/v1': [
+    { name: 'volumeattachments', singularName: 'volumeattachment', namespaced: false, kind: 'VolumeAttachment', verbs: readVerbs },
   ],
   'coordination.k8s.io/v1': [
     { name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['create', 'delete', 'get', 'list', 'update'] },

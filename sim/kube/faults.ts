@@ -8,8 +8,18 @@ export interface FaultSpec {
   /**
    * An HTTP error with a Status body; 'reset': the socket is destroyed without
    * a response; 'hang': no response at all, until the client gives up.
+   * 403: what RBAC (or an admission webhook) answers when it denies the
+   * request, with the API server's "… is forbidden: User … cannot …" message.
    */
-  status: 429 | 500 | 503 | 'reset' | 'hang';
+  status: 403 | 429 | 500 | 503 | 'reset' | 'hang';
+  /** With 403: the user named in the message. @default an assumed Lambda role */
+  user?: string;
+  /**
+   * With 429: answer as the eviction API does for a PDB without budget (a
+   * DisruptionBudget cause naming this PDB) rather than as API throttling,
+   * e.g. to play a budget spent by someone else between our read and our eviction.
+   */
+  disruptionBudget?: string;
   /** How many requests fail; unlimited when absent. */
   times?: number;
   /** Fraction (0..1) of matching requests that fail, drawn from a seeded PRNG so runs repeat. */

@@ -4,13 +4,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeEvent, DeploymentSpec, FakeCluster, JobPodInput, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
+import { ChangeEvent, DeploymentSpec, FakeCluster, FakeClusterOptions, JobPodInput, PdbSpec, PodInput, PodSpecInput, WatchedResource } from './cluster';
 import { discoveryDocument, versionInfo } from './discovery';
 import { cronJobObject, jobObject, type CronJobInput, type JobInput } from './batch';
 import { LeaseStore } from './leases';
 import { FaultInjector } from './faults';
 import { FlowControl, type FlowControlOptions } from './flow-control';
-import { KubeError, KubeObject, statusObject } from './objects';
+import { KubeError, KubeObject, keyOf, statusObject } from './objects';
 import { PatchError, patchContentTypes } from './patch';
 import { AdmissionPolicies } from './admission';
 import { forbidden, RbacAuthorizer, requestAttributes, type UserInfo } from './rbac';
@@ -34,8 +34,8 @@ export interface FakeKubeServerOptions {
   token?: string;
   /** API Priority and Fairness: seats and queues of our priority level (see flow-control.ts). @default none (unlimited) */
   flowControl?: FlowControlOptions;
-  /** Delay between a container stopping and the kubelet deleting its pod (see FakeCluster). @default 0 */
-  kubeletReportMs?: number;
+  /** How the simulated controllers and kubelets pace themselves (volume detach, PDB status, pod deletion). */
+  cluster?: FakeClusterOptions;
   /** What GET /version answers (an older server for the audit's version checks). @default versionInfo (1.31) */
   version?: { major: string; minor: string; gitVersion: string };
 }
@@ -106,6 +106,10 @@ const nodeFields: Record<string, (n: KubeObject) => string> = {
   'metadata.name': (n) => n.metadata.name,
   'spec.unschedulable': (n) => String(n.spec.unschedulable ?? false),
 };
+/** VolumeAttachments select by name only: there is no spec.nodeName field selector (clients filter). */
+const clusterFields: Record<string, (o: KubeObject) => string> = {
+  'metadata.name': (o) => o.metadata.name,
+};
 const namespacedFields: Record<string, (o: KubeObject) => string> = {
   'metadata.name': (o) => o.metadata.name,
   'metadata.namespace': (o) => o.metadata.namespace ?? '',
@@ -144,6 +148,9 @@ export class FakeKubeServer {
   /** The hold of each request in progress, so a watch can give it up once it streams. */
   private readonly requestHolds = new WeakMap<ServerResponse, () => void>();
   private readonly closeWatches = new Set<() => void>();
+  /** The objects of paged LISTs, by snapshot id (what etcd keeps until compaction). */
+  private readonly snapshots = new Map<string, KubeObject[]>();
+  private snapshotIds = 0;
   private server!: Server;
   private port = 0;
 
@@ -154,7 +161,7 @@ export class FakeKubeServer {
     this.latencyMs = opts.latencyMs ?? 0;
     if (opts.flowControl) this.flowControl = new FlowControl(opts.flowControl);
     this.caPem = testPki().caPem;
-    this.cluster = new FakeCluster(this.clock, opts.kubeletReportMs);
+    this.cluster = new FakeCluster(this.clock, opts.cluster);
     this.version = { ...versionInfo, ...(opts.version ?? {}) };
     this.leases = new LeaseStore({ clock: this.clock, nextResourceVersion: () => this.cluster.nextResourceVersion(), uid: () => this.cluster.newUid() });
     this.routes = this.buildRoutes();
@@ -224,6 +231,14 @@ export class FakeKubeServer {
   addStandalonePod(spec: PodSpecInput): KubeObject { return this.cluster.addStandalonePod(spec); }
   addJobPod(spec: JobPodInput): KubeObject { return this.cluster.addJobPod(spec); }
   setNamespaceTerminating(namespace: string): void { this.cluster.setNamespaceTerminating(namespace); }
+  /** A DELETE by someone else (a user, a controller), as the API server handles it; `gracePeriodSeconds` undefined: the pod's own. */
+  deletePod(namespace: string, name: string, gracePeriodSeconds?: number): KubeObject { return this.cluster.deletePod(namespace, name, { gracePeriodSeconds }); }
+  updatePdb(namespace: string, name: string, change: Parameters<FakeCluster['updatePdb']>[2]): KubeObject { return this.cluster.updatePdb(namespace, name, change); }
+  deleteWorkload(kind: string, namespace: string, name: string): void { this.cluster.deleteWorkload(kind, namespace, name); }
+  /** Forgets the changes up to `revision` (default: all so far): watches and paged LISTs from before get 410 Gone. */
+  compact(revision?: number): void { this.cluster.compact(revision); }
+  volumeAttachments(): KubeObject[] { return this.cluster.listVolumeAttachments(); }
+  currentResourceVersion(): number { return this.cluster.currentResourceVersion(); }
   /** A CronJob with the API server's defaults (sim/kube/batch.ts). */
   addCronJob(input: CronJobInput): KubeObject { return this.cluster.addBatchObject(cronJobObject(input, this.cluster.newUid(), Number(this.version.minor))); }
   /** A Job with the API server's defaults; `ownedBy` a CronJob makes it one of its runs. */
@@ -367,6 +382,16 @@ export class FakeKubeServer {
       res.socket?.destroy();
       return true;
     }
+    if (fault.status === 403) {
+      this.send(res, log, 403, statusObject(403, 'Forbidden', forbiddenMessage(req, log.verb, fault.user), forbiddenDetails(req)));
+      return true;
+    }
+    if (fault.status === 429 && fault.disruptionBudget) {
+      this.send(res, log, 429, statusObject(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
+        causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${fault.disruptionBudget} needs 1 healthy pods and has 1 currently` }],
+      }));
+      return true;
+    }
     const reasons = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' } as const;
     const messages = { 429: 'Too many requests, please try again later.', 500: 'Internal error occurred: injected fault', 503: 'The server is currently unable to handle the request' };
     if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
@@ -422,6 +447,11 @@ export class FakeKubeServer {
       get(re('/apis/policy/v1/poddisruptionbudgets'), (req, _p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.rawPdbs(), namespacedFields), listOrWatch),
       get(re(`/apis/policy/v1${ns}/poddisruptionbudgets`), (req, p, res, log) => this.collection(req, res, log, 'poddisruptionbudgets', 'PodDisruptionBudgetList', 'policy/v1', c.rawPdbs(p.ns), namespacedFields, p.ns), listOrWatch),
       get(re(`/apis/policy/v1${ns}/poddisruptionbudgets${name}`), (_r, p) => c.getPdb(p.ns, p.name)),
+      get(re('/apis/storage.k8s.io/v1/volumeattachments'), (req, _p, res, log) => this.collection(req, res, log, 'volumeattachments', 'VolumeAttachmentList', 'storage.k8s.io/v1', c.listVolumeAttachments(), clusterFields), listOrWatch),
+      get(re(`/apis/storage.k8s.io/v1/volumeattachments${name}`), (_r, p) => c.getVolumeAttachment(p.name)),
+      get(re('/api/v1/persistentvolumeclaims'), (req, _p, res, log) => this.collection(req, res, log, undefined, 'PersistentVolumeClaimList', 'v1', c.listClaims(), namespacedFields), listOrWatch),
+      get(re(`/api/v1${ns}/persistentvolumeclaims`), (req, p, res, log) => this.collection(req, res, log, undefined, 'PersistentVolumeClaimList', 'v1', c.listClaims(p.ns), namespacedFields, p.ns), listOrWatch),
+      get(re(`/api/v1${ns}/persistentvolumeclaims${name}`), (_r, p) => c.getClaim(p.ns, p.name)),
       ...this.workloadRoutes(),
       ...this.leaseRoutes(),
     ];
@@ -511,10 +541,42 @@ export class FakeKubeServer {
       this.watch(req, res, log, resource, objects.filter(matches), matches);
       return undefined;
     }
-    const items = objects.filter(matches);
-    const resourceVersion = String(this.cluster.currentResourceVersion());
-    if (wantsTable(req.headers.accept)) return toTable(items, resourceVersion, this.clock.now(), req.query.get('includeObject') ?? undefined);
-    return { kind: listKind, apiVersion, metadata: { resourceVersion }, items };
+    const page = this.page(req, objects.filter(matches));
+    const metadata = {
+      resourceVersion: page.resourceVersion,
+      ...(page.continue ? { continue: page.continue, remainingItemCount: page.remaining } : {}),
+    };
+    if (wantsTable(req.headers.accept)) return { ...toTable(page.items, page.resourceVersion, this.clock.now(), req.query.get('includeObject') ?? undefined), metadata };
+    return { kind: listKind, apiVersion, metadata, items: page.items };
+  }
+
+  /**
+   * `limit` and `continue`, as the API server pages a LIST from etcd: every
+   * page comes from the snapshot of the first one (a consistent list), in key
+   * order; a continue token older than the last compaction is answered with
+   * 410 Expired ("The provided continue parameter is too old …").
+   */
+  private page(req: Request, matching: KubeObject[]): { items: KubeObject[]; resourceVersion: string; continue?: string; remaining?: number } {
+    const limit = Number(req.query.get('limit') ?? 0);
+    const token = req.query.get('continue');
+    let items = [...matching].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    let resourceVersion = this.cluster.currentResourceVersion();
+    if (token) {
+      const parsed = parseContinue(token);
+      const snapshot = parsed && this.snapshots.get(parsed.snapshot);
+      if (!parsed || !snapshot) throw KubeError.badRequest('continue key is not valid: invalid continue token');
+      if (parsed.resourceVersion <= this.cluster.oldestWatchableRevision()) {
+        throw new KubeError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
+      }
+      items = snapshot.filter((o) => keyOf(o) > parsed.after);
+      resourceVersion = parsed.resourceVersion;
+    }
+    if (!(limit > 0) || items.length <= limit) return { items, resourceVersion: String(resourceVersion) };
+    const id = token ? parseContinue(token)!.snapshot : String(++this.snapshotIds);
+    if (!token) this.snapshots.set(id, items);
+    const pageItems = items.slice(0, limit);
+    const next = Buffer.from(JSON.stringify({ rv: resourceVersion, start: keyOf(pageItems[pageItems.length - 1]), s: id })).toString('base64');
+    return { items: pageItems, resourceVersion: String(resourceVersion), continue: next, remaining: items.length - limit };
   }
 
   /**
@@ -539,6 +601,16 @@ export class FakeKubeServer {
       if (translated) write(translated, e.object, serialized(e, translated));
     };
     const since = req.query.get('resourceVersion');
+    const oldest = this.cluster.oldestWatchableRevision();
+    if (since && since !== '0' && Number(since) < oldest) {
+      // The watch cache no longer holds that revision: the real server answers
+      // 200 and a single ERROR event with a 410 Expired Status, then ends the
+      // stream; clients LIST again and watch from the new resourceVersion.
+      write('ERROR', statusObject(410, 'Expired', `too old resource version: ${since} (${oldest})`) as unknown as KubeObject);
+      res.end();
+      this.requestHolds.get(res)?.();
+      return;
+    }
     if (!since || since === '0') current.forEach((o) => write('ADDED', o));
     else this.cluster.historySince(Number(since)).forEach(deliver);
     const unsubscribe = this.cluster.subscribe(deliver);
@@ -584,6 +656,25 @@ function serialized(e: ChangeEvent, type: string): string {
   return line;
 }
 
+/** The resource, subresource, group and namespace of a request path, as RBAC names them. */
+function rbacTarget(path: string): { resource: string; name?: string; group: string; namespace?: string } {
+  const m = /^\/(?:api\/v1|apis\/(?<group>[^/]+)\/[^/]+)(?:\/namespaces\/(?<ns>[^/]+))?\/(?<resource>[^/]+)(?:\/(?<name>[^/]+)(?:\/(?<sub>[^/]+))?)?$/.exec(path);
+  const g = m?.groups ?? {};
+  return { resource: g.sub ? `${g.resource}/${g.sub}` : g.resource ?? path, name: g.name, group: g.group ?? '', namespace: g.ns };
+}
+
+/** The message of an RBAC denial (k8s.io/apiserver authorization: forbidden). */
+function forbiddenMessage(req: Request, verb: string, user = 'arn:aws:sts::111122223333:assumed-role/drain/fn'): string {
+  const t = rbacTarget(req.path);
+  const subject = `${t.resource.split('/')[0]}${t.name ? ` "${t.name}"` : ''}`;
+  return `${subject} is forbidden: User "${user}" cannot ${verb} resource "${t.resource}" in API group "${t.group}"${t.namespace ? ` in the namespace "${t.namespace}"` : ' at the cluster scope'}`;
+}
+
+function forbiddenDetails(req: Request): Record<string, unknown> {
+  const t = rbacTarget(req.path);
+  return { ...(t.name ? { name: t.name } : {}), kind: t.resource.split('/')[0], ...(t.group ? { group: t.group } : {}) };
+}
+
 function translate(e: ChangeEvent, matches: Predicate<KubeObject>): string | undefined {
   const now = matches(e.object);
   if (e.type !== 'MODIFIED') return now ? e.type : undefined;
@@ -599,6 +690,16 @@ function deleteOptions(query: URLSearchParams, body: any): { gracePeriodSeconds?
   const fromQuery = query.get('gracePeriodSeconds');
   const grace = body?.gracePeriodSeconds ?? (fromQuery !== null ? Number(fromQuery) : undefined);
   return { gracePeriodSeconds: grace, uid: body?.preconditions?.uid };
+}
+
+function parseContinue(token: string): { resourceVersion: number; after: string; snapshot: string } | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    if (typeof parsed.rv !== 'number' || typeof parsed.start !== 'string' || typeof parsed.s !== 'string') return undefined;
+    return { resourceVersion: parsed.rv, after: parsed.start, snapshot: parsed.s };
+  } catch {
+    return undefined;
+  }
 }
 
 function parseJson(text: string): any {

@@ -52,6 +52,8 @@ export class Recorder {
   readonly stateEntries = new Map<string, StateEntry[]>();
   /** Log lines at level ERROR, for the failure report. */
   readonly errors: JsonLine[] = [];
+  /** Per node: how long the drain waited for VolumeAttachments to detach after the pods had gone (ms). */
+  readonly volumeWaits = new Map<string, { since: number; waitedMs?: number; count: number }>();
   private readonly drainedNodes = new Set<string>();
   private readonly heartbeats = new Map<string, number>();
   private readonly instanceOfNode = new Map<string, string>();
@@ -110,7 +112,9 @@ export class Recorder {
     const now = this.elapsed();
     if (line.level === 'ERROR') this.errors.push(line);
 
-    if (event?.pod && event.type) {
+    if (event?.type === 'awaiting-volumes' || event?.type === 'volumes-detached') {
+      this.onVolumes(event as { type: string; volumeAttachments?: string[] }, where, now);
+    } else if (event?.pod && event.type) {
       this.onDrainEvent(event as Required<typeof event>, where, now);
     } else if (line.step === 'DrainStep' && message.startsWith('DrainStep: next')) {
       this.onRoundSummary(line.summary as { blockedByPdb?: Array<{ pod: string; pdb: string }> } | undefined, where, now);
@@ -189,6 +193,11 @@ export class Recorder {
         return this.heldBack(event.pod, event.pdb, where, now);
       case 'misconfigured':
         return this.add('failed', `cannot evict ${event.pod}: more than one PodDisruptionBudget selects it`, { ...where, pod: event.pod });
+      case 'forbidden':
+        return this.add('failed', `eviction of ${event.pod} forbidden (403): RBAC or an admission webhook refuses it`, { ...where, pod: event.pod });
+      case 'left-alone':
+        if (life) life.toleratesDrain = true;
+        return this.add('left-alone', `left on the node: ${event.pod} tolerates the drain (its replacement would be scheduled right back)`, { ...where, pod: event.pod });
       case 'force-deleted':
         if (life) {
           life.forceDeletedAt ??= now;
@@ -199,6 +208,21 @@ export class Recorder {
         // gone / pod-deleted / retry-later: the cluster's own change stream says it better.
         return;
     }
+  }
+
+  /** The pods are gone and the drain waits for their volumes to detach, or they just did. */
+  private onVolumes(event: { type: string; volumeAttachments?: string[] }, where: { node?: string; instanceId?: string }, now: number): void {
+    const node = where.node ?? '';
+    const wait = this.volumeWaits.get(node);
+    if (event.type === 'awaiting-volumes') {
+      if (wait && wait.waitedMs === undefined) return; // the next round of the same wait
+      const count = event.volumeAttachments?.length ?? 0;
+      this.volumeWaits.set(node, { since: now, count });
+      return this.add('volumes', `pods gone: waiting for ${count} VolumeAttachment${count === 1 ? '' : 's'} to detach before Complete`, where);
+    }
+    if (!wait || wait.waitedMs !== undefined) return;
+    wait.waitedMs = now - wait.since;
+    this.add('volumes', `volumes detached after ${durationLabel(wait.waitedMs)}`, where);
   }
 
   /**

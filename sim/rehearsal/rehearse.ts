@@ -217,6 +217,7 @@ function collect(scenario: Scenario, world: World, rec: Recorder, observability:
     },
     virtualMs: Math.max(rec.elapsed(), ...actions.map((a) => a.endedAt ?? 0)),
     realMs,
+    volumeWaitsMs: [...rec.volumeWaits.values()].map((w) => w.waitedMs ?? Math.max(0, rec.elapsed() - w.since)),
   };
   for (const p of rec.prepared) {
     if (!rec.markers.some((m) => m.kind === 'deadline-acts' && m.node === p.node)) {

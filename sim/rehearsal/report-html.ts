@@ -149,10 +149,11 @@ function podRow(pod: PodLife, y: number, x: (ms: number) => number, end: number)
     to > from ? `<rect class="${cls}" x="${x(from).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(to) - x(from)).toFixed(1)}" height="${ROW - 6}" fill="${color}"${extra}><title>${esc(tip)}</title></rect>` : '';
   const parts: string[] = [];
   const stopsAt = pod.terminatingAt ?? pod.finishedAt ?? pod.goneAt ?? end;
-  const stays = pod.terminatingAt === undefined && pod.goneAt === undefined && (pod.owner === 'DaemonSet' || pod.owner === 'mirror');
+  const stays = pod.terminatingAt === undefined && pod.goneAt === undefined && (pod.owner === 'DaemonSet' || pod.owner === 'mirror' || pod.toleratesDrain === true);
+  const why = pod.toleratesDrain ? 'tolerates the drain' : pod.owner === 'mirror' ? 'mirror pod' : 'DaemonSet';
   parts.push(
     stays
-      ? bar(pod.since, end, 'url(#left-alone)', 'seg-left-alone', `${pod.pod}: left alone (${pod.owner === 'mirror' ? 'mirror pod' : 'DaemonSet'}), goes with the instance`)
+      ? bar(pod.since, end, 'url(#left-alone)', 'seg-left-alone', `${pod.pod}: left alone (${why}), goes with the instance`)
       : bar(pod.since, pod.waitedSince ?? stopsAt, COLORS.running, 'seg-running', `${pod.pod}: running${pod.blockedAt.length ? `, eviction refused ${pod.blockedAt.length}× by PDB ${pod.blockedBy ?? ''}` : ''}`),
   );
   if (pod.waitedSince !== undefined) {

@@ -63,6 +63,8 @@ const podBehaviour = {
   /** Seconds from SIGTERM until the process exits (capped by the grace period). @default 1 */
   shutdownSeconds: optional(seconds()),
   priorityClassName: optional(string()),
+  /** The pods carry `tolerations: [{operator: Exists}]`: they tolerate the drain's taint and the cordon. */
+  toleratesDrain: optional(boolean()),
 };
 
 const deployment = object(
@@ -78,6 +80,8 @@ const deployment = object(
     labels: optional(labels),
     /** Seconds from scheduling until a replacement is Ready. @default 2 */
     readyAfterSeconds: optional(seconds()),
+    /** Each pod has an EBS-backed PersistentVolume (a VolumeAttachment on its node). @default false */
+    persistentVolume: optional(boolean(), false),
     ...podBehaviour,
   },
   (d, report) => {

@@ -62,6 +62,8 @@ export interface RunFacts {
   metrics: { evicted: number; pdbBlocks: number; heartbeats: number; forceDeleted: number; deadlinesReached: number };
   virtualMs: number;
   realMs: number;
+  /** Per node that waited for VolumeAttachments after its pods had gone: how long (ms). */
+  volumeWaitsMs?: number[];
 }
 
 export interface Summary {
@@ -71,7 +73,9 @@ export interface Summary {
   drainMs: { longest: number; median: number; shortest: number };
   virtualMs: number;
   realMs: number;
-  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; stillThere: number; waitedFor: number; finished: number };
+  pods: { total: number; evicted: number; forceDeleted: number; leftAlone: number; toleratingDrain: number; stillThere: number; waitedFor: number; finished: number };
+  /** Nodes whose drain waited for VolumeAttachments after the pods had gone, and the longest wait (ms). */
+  volumeWaits: { nodes: number; longestMs: number };
   evictions: number;
   pdbBlocks: number;
   podsBlocked: number;
@@ -108,10 +112,15 @@ export function summarize(facts: RunFacts): Summary {
       total: facts.pods.length,
       evicted: facts.pods.filter((p) => p.evictedAt !== undefined).length,
       forceDeleted: facts.pods.filter((p) => p.forceDeletedAt !== undefined).length,
-      leftAlone: facts.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror').filter((p) => !removed.includes(p)).length,
-      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.finishedAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror').length,
+      leftAlone: facts.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror' || p.toleratesDrain).filter((p) => !removed.includes(p)).length,
+      toleratingDrain: facts.pods.filter((p) => p.toleratesDrain && !removed.includes(p)).length,
+      stillThere: facts.pods.filter((p) => p.goneAt === undefined && p.finishedAt === undefined && p.owner !== 'DaemonSet' && p.owner !== 'mirror' && !p.toleratesDrain).length,
       waitedFor: facts.pods.filter((p) => p.waitedSince !== undefined).length,
       finished: facts.pods.filter((p) => p.finishedAt !== undefined).length,
+    },
+    volumeWaits: {
+      nodes: (facts.volumeWaitsMs ?? []).length,
+      longestMs: Math.max(0, ...(facts.volumeWaitsMs ?? [])),
     },
     evictions: facts.metrics.evicted,
     pdbBlocks: facts.metrics.pdbBlocks,
@@ -135,8 +144,11 @@ export function summaryRows(s: Summary): Array<[string, string]> {
   return [
     ['lifecycle actions', `${s.completed} of ${s.actions} completed by the drain`],
     ['drain time', `${drain} of virtual time (run took ${(s.realMs / 1000).toFixed(1)} s)`],
-    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror)${s.pods.finished ? `, ${s.pods.finished} finished on their own` : ''}${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
+    ['pods on drained nodes', `${s.pods.total}: ${s.pods.evicted} evicted, ${s.pods.forceDeleted} force-deleted, ${s.pods.leftAlone} left alone (DaemonSet, mirror${s.pods.toleratingDrain ? `, ${s.pods.toleratingDrain} tolerating the drain` : ''})${s.pods.finished ? `, ${s.pods.finished} finished on their own` : ''}${s.pods.stillThere ? `, ${s.pods.stillThere} still there` : ''}`],
     ...(s.pods.waitedFor ? [['waited for', `${s.pods.waitedFor} pod${s.pods.waitedFor === 1 ? '' : 's'} not evicted but waited for (do-not-disrupt, safe-to-evict=false or waitForJobPods)`] as [string, string]] : []),
+    ...(s.volumeWaits.nodes > 0
+      ? [['volume detach wait', `${s.volumeWaits.nodes} node${s.volumeWaits.nodes === 1 ? '' : 's'} waited for VolumeAttachments before Complete, longest ${durationLabel(s.volumeWaits.longestMs)}`] as [string, string]]
+      : []),
     ['evictions', String(s.evictions)],
     ['PDB blocks', `${s.podsBlocked} pod${s.podsBlocked === 1 ? '' : 's'} held back by a PodDisruptionBudget, ${s.pdbBlocks} eviction${s.pdbBlocks === 1 ? '' : 's'} refused (429)`],
     ['heartbeats', String(s.heartbeats)],

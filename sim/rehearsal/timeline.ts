@@ -18,6 +18,8 @@ export type TimelineKind =
   | 'heartbeat'
   | 'deadline'
   | 'force-deleted'
+  | 'left-alone'
+  | 'volumes'
   | 'completed'
   | 'timed-out'
   | 'failed'
@@ -62,6 +64,8 @@ export interface PodLife {
   /** Each eviction refused by a PodDisruptionBudget. */
   blockedAt: number[];
   blockedBy?: string;
+  /** The drain left it because it tolerates the drain (its replacement would come back). */
+  toleratesDrain?: boolean;
 }
 
 export type MarkerKind = 'heartbeat' | 'deadline-acts' | 'hard-limit' | 'completed' | 'timed-out' | 'failed';

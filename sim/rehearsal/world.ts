@@ -40,13 +40,21 @@ function populate(world: World, scenario: Scenario): void {
       shutdownSeconds: d.shutdownSeconds,
       readyAfterSeconds: d.readyAfterSeconds,
       priorityClassName: d.priorityClassName,
+      persistentVolume: d.persistentVolume,
+      ...(d.toleratesDrain ? { tolerations: TOLERATE_ALL } : {}),
     });
   }
   for (const p of w.pdbs) {
     kube.addPdb({ namespace: p.namespace, name: p.name, selector: { matchLabels: p.selector }, minAvailable: p.minAvailable, maxUnavailable: p.maxUnavailable });
   }
   for (const d of w.daemonsets) {
-    kube.addDaemonSet({ namespace: d.namespace, name: d.name, nodes: d.nodes as string[], terminationGracePeriodSeconds: d.terminationGracePeriodSeconds, shutdownSeconds: d.shutdownSeconds });
+    // Most system DaemonSets (aws-node, kube-proxy) tolerate every taint: the default here too.
+    kube.addDaemonSet({
+      namespace: d.namespace, name: d.name, nodes: d.nodes as string[],
+      terminationGracePeriodSeconds: d.terminationGracePeriodSeconds, shutdownSeconds: d.shutdownSeconds,
+      priorityClassName: d.priorityClassName,
+      ...(d.toleratesDrain === false ? {} : { tolerations: TOLERATE_ALL }),
+    });
   }
   for (const j of w.jobs) {
     kube.addJobPod({
@@ -56,6 +64,7 @@ function populate(world: World, scenario: Scenario): void {
       terminationGracePeriodSeconds: j.terminationGracePeriodSeconds,
       shutdownSeconds: j.shutdownSeconds,
       priorityClassName: j.priorityClassName,
+      ...(j.toleratesDrain ? { tolerations: TOLERATE_ALL } : {}),
       annotations: j.annotations,
       runSeconds: j.runSeconds,
       podReplacementPolicy: j.podReplacementPolicy,
@@ -67,6 +76,9 @@ function populate(world: World, scenario: Scenario): void {
     for (const node of m.nodes as string[]) kube.addMirrorPod({ nodeName: node, name: `${m.name}-${node}`, namespace: m.namespace });
   }
 }
+
+/** `tolerations: [{operator: Exists}]`: tolerates every taint, the drain's and the cordon's included. */
+const TOLERATE_ALL = [{ operator: 'Exists' }];
 
 /** Follows the cluster's changes (pod events with their resourceVersions). */
 export function subscribeToCluster(kube: FakeKubeServer, listener: Parameters<FakeKubeServer['onChange']>[0]): () => void {

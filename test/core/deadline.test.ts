@@ -1,4 +1,5 @@
 import {
+  deleteGraceSeconds,
   COMPLETION_SAFETY_SECONDS,
   MAX_GLOBAL_TIMEOUT_SECONDS,
   clampedGraceSeconds,
@@ -173,5 +174,31 @@ describe('heartbeats', () => {
 
     // Assert
     expect(bad).toEqual([]);
+  });
+});
+
+describe('deleteGraceSeconds', () => {
+  const now = Date.UTC(2026, 0, 1);
+  const endBy = now + 200_000;
+  test.each<[string, Parameters<typeof deleteGraceSeconds>[0], number | undefined]>([
+    ['not terminating, its own grace fits', { terminationGracePeriodSeconds: 30 }, 30],
+    ['not terminating, clamped to the time left', { terminationGracePeriodSeconds: 3600 }, 200],
+    ['terminating, ends in time: nothing to send', { terminationGracePeriodSeconds: 60, deletionTimestamp: now + 50_000, deletionGracePeriodSeconds: 60 }, undefined],
+    // Deleted 3000 s ago with 3600 s: the grace that puts the end on endBy is 3200 s,
+    // where sending 200 s would land before now and be cut to 1 s by the API server.
+    ['terminating for long, ends too late: counted from the first deletion', { terminationGracePeriodSeconds: 3600, deletionTimestamp: now + 600_000, deletionGracePeriodSeconds: 3600 }, 3200],
+    ['terminating since just now', { terminationGracePeriodSeconds: 3600, deletionTimestamp: now + 3_600_000, deletionGracePeriodSeconds: 3600 }, 200],
+  ])('%s', (_case, pod, expected) => {
+    // Arrange: the table row
+
+    // Act
+    const grace = deleteGraceSeconds(pod, now, endBy);
+
+    // Assert
+    expect(grace).toBe(expected);
+    if (grace !== undefined && pod.deletionTimestamp !== undefined) {
+      // What the API server then sets: old − old grace + new grace, lands on endBy.
+      expect(pod.deletionTimestamp - pod.deletionGracePeriodSeconds! * 1000 + grace * 1000).toBe(endBy);
+    }
   });
 });

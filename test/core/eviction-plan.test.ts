@@ -1,6 +1,6 @@
 import { planEvictions } from '../../lambda/core/eviction-plan';
 import { keyOf, type PdbView, type PodView } from '../../lambda/core/kube-types';
-import { NOW, pdb, pod } from './pod-factory';
+import { NOW, pdb, pod, TOLERATE_ALL } from './pod-factory';
 
 const keys = (pods: PodView[]) => pods.map(keyOf);
 const critical = 'system-cluster-critical';
@@ -12,7 +12,7 @@ describe('planEvictions: which pods', () => {
       pod({ name: 'web-b' }),
       pod({ name: 'done', phase: 'Succeeded' }),
       pod({ name: 'leaving', deletionTimestamp: NOW + 10_000 }),
-      pod({ name: 'agent', owner: 'DaemonSet' }),
+      pod({ name: 'agent', owner: 'DaemonSet', tolerations: TOLERATE_ALL }),
       pod({ name: 'static', owner: null, mirror: true }),
       pod({ name: 'web-a', namespace: 'shop' }),
       pod({ name: 'bare', owner: null, emptyDir: true }),
@@ -27,6 +27,7 @@ describe('planEvictions: which pods', () => {
       blocked: [],
       misconfigured: [],
       deferred: [],
+      tier: 'normal',
     });
     expect(keys(plan.evictNow)).toEqual(['default/bare', 'default/web-b', 'shop/web-a']);
   });
@@ -81,8 +82,8 @@ describe('planEvictions: tiers', () => {
       [
         pod({ name: 'dns', priorityClassName: critical }),
         pod({ name: 'job', phase: 'Succeeded' }),
-        pod({ name: 'agent', owner: 'DaemonSet' }),
-        pod({ name: 'agent-leaving', owner: 'DaemonSet', deletionTimestamp: NOW + 5_000 }),
+        pod({ name: 'agent', owner: 'DaemonSet', tolerations: TOLERATE_ALL }),
+        pod({ name: 'agent-leaving', owner: 'DaemonSet', deletionTimestamp: NOW + 5_000, tolerations: TOLERATE_ALL }),
         pod({ name: 'static', owner: 'Node', mirror: true }),
       ],
       ['default/dns'],
@@ -105,6 +106,72 @@ describe('planEvictions: tiers', () => {
     expect(plan.deferred).toEqual(expectedDeferred);
   });
 
+  test.each<[string, PodView[], string[], string[]]>([
+    [
+      'normal first: DaemonSet and critical pods wait',
+      [
+        pod({ name: 'web' }),
+        pod({ name: 'fluent-bit', owner: 'DaemonSet' }),
+        pod({ name: 'dns', priorityClassName: critical }),
+        pod({ name: 'ebs-node', owner: 'DaemonSet', priorityClassName: 'system-node-critical' }),
+      ],
+      ['default/web'],
+      ['default/dns', 'default/ebs-node', 'default/fluent-bit'],
+    ],
+    [
+      'then non-critical DaemonSet pods, once no normal pod is left',
+      [
+        pod({ name: 'fluent-bit', owner: 'DaemonSet' }),
+        pod({ name: 'dns', priorityClassName: critical }),
+        pod({ name: 'ebs-node', owner: 'DaemonSet', priorityClassName: 'system-node-critical' }),
+      ],
+      ['default/fluent-bit'],
+      ['default/dns', 'default/ebs-node'],
+    ],
+    [
+      'a terminating DaemonSet pod holds the critical tier',
+      [
+        pod({ name: 'fluent-bit', owner: 'DaemonSet', deletionTimestamp: NOW + 5_000 }),
+        pod({ name: 'dns', priorityClassName: critical }),
+      ],
+      [],
+      ['default/dns'],
+    ],
+    [
+      'then critical pods, then critical DaemonSet pods',
+      [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'ebs-node', owner: 'DaemonSet', priorityClassName: 'system-node-critical' })],
+      ['default/dns'],
+      ['default/ebs-node'],
+    ],
+    [
+      'critical DaemonSet pods last',
+      [pod({ name: 'ebs-node', owner: 'DaemonSet', priorityClassName: 'system-node-critical' }), pod({ name: 'aws-node', owner: 'DaemonSet', tolerations: TOLERATE_ALL })],
+      ['default/ebs-node'],
+      [],
+    ],
+    [
+      'an orphaned DaemonSet pod is evicted even if it tolerates the drain, in the DaemonSet tier',
+      [pod({ name: 'old-agent', owner: 'DaemonSet', tolerations: TOLERATE_ALL, controllerMissing: true }), pod({ name: 'web' })],
+      ['default/web'],
+      ['default/old-agent'],
+    ],
+    [
+      'pods tolerating the drain hold no tier',
+      [pod({ name: 'sticky', tolerations: TOLERATE_ALL }), pod({ name: 'dns', priorityClassName: critical })],
+      ['default/dns'],
+      [],
+    ],
+  ])('Karpenter tiers: %s', (_case, pods, expectedEvictNow, expectedDeferred) => {
+    // Arrange: the table row
+
+    // Act
+    const plan = planEvictions(pods, [], NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(expectedEvictNow);
+    expect(plan.deferred).toEqual(expectedDeferred);
+  });
+
   test('a normal pod already requested but not yet terminating still holds the critical tier', () => {
     // Arrange
     const pods = [pod({ name: 'dns', priorityClassName: critical }), pod({ name: 'web' })];
@@ -113,7 +180,7 @@ describe('planEvictions: tiers', () => {
     const plan = planEvictions(pods, [], NOW, { alreadyRequested: new Set(['default/web']) });
 
     // Assert
-    expect(plan).toEqual({ evictNow: [], blocked: [], misconfigured: [], deferred: ['default/dns'] });
+    expect(plan).toEqual({ evictNow: [], blocked: [], misconfigured: [], deferred: ['default/dns'], tier: 'normal' });
   });
 
   test('a normal pod blocked by its PDB holds the critical tier', () => {
@@ -130,6 +197,7 @@ describe('planEvictions: tiers', () => {
       blocked: [{ pod: 'default/web', pdb: 'default/web' }],
       misconfigured: [],
       deferred: ['default/dns'],
+      tier: 'normal',
     });
   });
 
@@ -223,6 +291,7 @@ describe('planEvictions: PodDisruptionBudgets', () => {
       blocked: [],
       misconfigured: [{ pod: 'default/b', pdbs: ['default/a-x', 'default/z-web'] }],
       deferred: [],
+      tier: 'normal',
     });
   });
 
@@ -247,7 +316,7 @@ describe('planEvictions: PodDisruptionBudgets', () => {
     expect(plan.misconfigured).toEqual([]);
   });
 
-  test('unready pods are sent without being charged to their PDB', () => {
+  test('unready pods are sent without being charged to their PDB while it is healthy (IfHealthyBudget)', () => {
     // Arrange
     const pods = [
       pod({ name: 'a', ready: false }),
@@ -255,7 +324,7 @@ describe('planEvictions: PodDisruptionBudgets', () => {
       pod({ name: 'c' }),
       pod({ name: 'd', ready: false }),
     ];
-    const pdbs = [pdb({ name: 'all', selector: {}, disruptionsAllowed: 1 })];
+    const pdbs = [pdb({ name: 'all', selector: {}, disruptionsAllowed: 1, currentHealthy: 3, desiredHealthy: 2 })];
 
     // Act
     const plan = planEvictions(pods, pdbs, NOW);
@@ -263,6 +332,38 @@ describe('planEvictions: PodDisruptionBudgets', () => {
     // Assert
     expect(keys(plan.evictNow)).toEqual(['default/a', 'default/b', 'default/d']);
     expect(plan.blocked).toEqual([{ pod: 'default/c', pdb: 'default/all' }]);
+  });
+
+  test.each<[string, Parameters<typeof pdb>[0], boolean]>([
+    ['IfHealthyBudget, currentHealthy < desiredHealthy: charged, and there is no budget', { currentHealthy: 1, desiredHealthy: 2 }, false],
+    ['IfHealthyBudget, desiredHealthy 0: charged (the API requires desiredHealthy > 0)', { currentHealthy: 0, desiredHealthy: 0 }, false],
+    ['IfHealthyBudget, currentHealthy = desiredHealthy > 0: free', { currentHealthy: 2, desiredHealthy: 2 }, true],
+    ['AlwaysAllow, unhealthy budget: free', { currentHealthy: 0, desiredHealthy: 2, unhealthyPodEvictionPolicy: 'AlwaysAllow' }, true],
+    ['AlwaysAllow, stale status: still free (checked before the generation)', { unhealthyPodEvictionPolicy: 'AlwaysAllow', statusStale: true }, true],
+    ['IfHealthyBudget healthy, stale status: free (the API checks the generation only when it charges)', { currentHealthy: 2, desiredHealthy: 1, statusStale: true }, true],
+  ])('an unready pod under a PDB without budget: %s', (_case, spec, sent) => {
+    // Arrange
+    const pods = [pod({ name: 'a', ready: false })];
+    const pdbs = [pdb({ name: 'all', disruptionsAllowed: 0, ...spec })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(sent ? ['default/a'] : []);
+  });
+
+  test('a PDB whose status lags its spec allows nothing it would charge, whatever its budget says', () => {
+    // Arrange
+    const pods = [pod({ name: 'a' }), pod({ name: 'b', phase: 'Pending', ready: false })];
+    const pdbs = [pdb({ name: 'all', disruptionsAllowed: 5, statusStale: true })];
+
+    // Act
+    const plan = planEvictions(pods, pdbs, NOW);
+
+    // Assert
+    expect(keys(plan.evictNow)).toEqual(['default/b']);
+    expect(plan.blocked).toEqual([{ pod: 'default/a', pdb: 'default/all', reason: 'status-stale' }]);
   });
 
   test('a negative disruptionsAllowed blocks like zero', () => {

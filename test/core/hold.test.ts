@@ -51,7 +51,7 @@ describe('a node with a held pod', () => {
     expect(plan.evictNow.map((p) => p.name)).toEqual(['web']);
     expect(plan.deferred).toEqual(['kube-system/coredns']);
 
-    const status = summarizeNode([held], planEvictions([held], [], NOW, { hold: policy }), NOW, policy);
+    const status = summarizeNode([held], planEvictions([held], [], NOW, { hold: policy }), NOW, [], policy);
     expect(status.drained).toBe(false);
     expect(status.evictable).toBe(0);
     expect(status.held).toEqual([{ pod: 'batch/report', reason: 'do-not-disrupt', evictAt: policy.waitUntil - 30_000 - HOLD_MARGIN_MS }]);
@@ -59,7 +59,7 @@ describe('a node with a held pod', () => {
 
   test('is drained once the held pod finished on its own', () => {
     const done = { ...held, phase: 'Succeeded' };
-    const status = summarizeNode([done], planEvictions([done], [], NOW, { hold: policy }), NOW, policy);
+    const status = summarizeNode([done], planEvictions([done], [], NOW, { hold: policy }), NOW, [], policy);
     expect(status.drained).toBe(true);
     expect(status.held).toEqual([]);
   });

@@ -1,11 +1,14 @@
 import { planEvictions, type EvictionPlan } from '../../lambda/core/eviction-plan';
-import { summarizeNode, type NodeStatus } from '../../lambda/core/node-status';
-import { NOW, pdb, pod } from './pod-factory';
+import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../../lambda/core/node-status';
+import { NOW, pdb, pod, TOLERATE_ALL } from './pod-factory';
 
 const emptyPlan: EvictionPlan = { evictNow: [], blocked: [], misconfigured: [], deferred: [] };
 
 const status = (overrides: Partial<NodeStatus>): NodeStatus => ({
   drained: true,
+  podsGone: overrides.drained ?? true,
+  volumeAttachments: [],
+  forbidden: [],
   evictable: 0,
   terminating: 0,
   stuck: [],
@@ -27,7 +30,7 @@ describe('summarizeNode', () => {
       [
         pod({ name: 'job', phase: 'Succeeded' }),
         pod({ name: 'crashed', phase: 'Failed' }),
-        pod({ name: 'proxy', owner: 'DaemonSet' }),
+        pod({ name: 'proxy', owner: 'DaemonSet', tolerations: TOLERATE_ALL }),
         pod({ name: 'etcd', owner: 'Node', mirror: true }),
       ],
       status({
@@ -113,6 +116,7 @@ describe('summarizeNode', () => {
         blocked: [{ pod: 'default/web-1', pdb: 'default/web' }],
         misconfigured: [{ pod: 'default/web-2', pdbs: ['default/canary', 'default/web'] }],
         deferred: ['default/dns'],
+        tier: 'normal',
       }),
     );
   });
@@ -130,6 +134,28 @@ describe('summarizeNode', () => {
     expect(summary.evictable).toBe(1);
   });
 
+  test('pods gone but a VolumeAttachment left: not drained yet', () => {
+    // Arrange
+    const pods = [pod({ name: 'done', phase: 'Succeeded' })];
+
+    // Act
+    const summary = summarizeNode(pods, emptyPlan, NOW, ['csi-b', 'csi-a']);
+
+    // Assert
+    expect(summary).toEqual(status({ drained: false, podsGone: true, finished: 1, volumeAttachments: ['csi-a', 'csi-b'] }));
+  });
+
+  test('pods tolerating the drain are left alone and do not hold it', () => {
+    // Arrange
+    const pods = [pod({ name: 'sticky', tolerations: TOLERATE_ALL })];
+
+    // Act
+    const summary = summarizeNode(pods, emptyPlan, NOW);
+
+    // Assert
+    expect(summary).toEqual(status({ leftAlone: [{ pod: 'default/sticky', reason: 'tolerates-drain' }] }));
+  });
+
   test('omits the expected-end fields when nothing terminates', () => {
     // Arrange
     const pods = [pod({ name: 'web' })];
@@ -140,5 +166,23 @@ describe('summarizeNode', () => {
     // Assert
     expect('earliestExpectedEnd' in summary).toBe(false);
     expect('latestExpectedEnd' in summary).toBe(false);
+  });
+});
+
+describe('blockingVolumeAttachments', () => {
+  test.each<[string, VolumeAttachmentView[], string[], string[]]>([
+    ['none', [], [], []],
+    ['on this node, of a PersistentVolume', [{ name: 'csi-1', nodeName: 'n1', persistentVolumeName: 'pv-1' }], [], ['csi-1']],
+    ['on another node', [{ name: 'csi-1', nodeName: 'n2', persistentVolumeName: 'pv-1' }], [], []],
+    ['an inline volume (no PersistentVolume): Karpenter does not wait for it', [{ name: 'csi-1', nodeName: 'n1' }], [], []],
+    ['the volume of a pod that stays', [{ name: 'csi-1', nodeName: 'n1', persistentVolumeName: 'pv-1' }, { name: 'csi-2', nodeName: 'n1', persistentVolumeName: 'pv-2' }], ['pv-1'], ['csi-2']],
+  ])('%s', (_case, attachments, kept, expected) => {
+    // Arrange: the table row
+
+    // Act
+    const blocking = blockingVolumeAttachments(attachments, 'n1', new Set(kept));
+
+    // Assert
+    expect(blocking).toEqual(expected);
   });
 });

@@ -1,4 +1,4 @@
-import type { LabelSelector, PdbView, PodView } from '../../lambda/core/kube-types';
+import type { LabelSelector, PdbView, PodView, Toleration } from '../../lambda/core/kube-types';
 
 /** A fixed "now" for domain tests: 2026-01-01T00:00:00Z. */
 export const NOW = Date.UTC(2026, 0, 1);
@@ -23,7 +23,18 @@ export interface PodSpec {
   grace?: number;
   /** @default true */
   ready?: boolean;
+  /** spec.tolerations. @default none */
+  tolerations?: Toleration[];
+  /** metadata.deletionGracePeriodSeconds, with deletionTimestamp. */
+  deletionGrace?: number;
+  /** persistentVolumeClaim volumes. */
+  claimNames?: string[];
+  /** Its controller was deleted. */
+  controllerMissing?: boolean;
 }
+
+/** What aws-node and kube-proxy carry: tolerates every taint. */
+export const TOLERATE_ALL: Toleration[] = [{ operator: 'Exists' }];
 
 /** A running, ready, ReplicaSet-owned pod unless told otherwise. */
 export function pod(spec: PodSpec = {}): PodView {
@@ -43,6 +54,10 @@ export function pod(spec: PodSpec = {}): PodView {
     terminationGracePeriodSeconds: spec.grace ?? 30,
     hasEmptyDir: spec.emptyDir ?? false,
     ready: spec.ready ?? true,
+    ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
+    ...(spec.deletionGrace !== undefined ? { deletionGracePeriodSeconds: spec.deletionGrace } : {}),
+    ...(spec.claimNames ? { claimNames: spec.claimNames } : {}),
+    ...(spec.controllerMissing ? { controllerMissing: true } : {}),
   };
 }
 
@@ -53,6 +68,10 @@ export interface PdbSpec {
   selector?: LabelSelector;
   /** @default 1 */
   disruptionsAllowed?: number;
+  currentHealthy?: number;
+  desiredHealthy?: number;
+  unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+  statusStale?: boolean;
 }
 
 export function pdb(spec: PdbSpec = {}): PdbView {
@@ -61,5 +80,9 @@ export function pdb(spec: PdbSpec = {}): PdbView {
     name: spec.name ?? 'pdb',
     selector: spec.selector ?? {},
     disruptionsAllowed: spec.disruptionsAllowed ?? 1,
+    ...(spec.currentHealthy !== undefined ? { currentHealthy: spec.currentHealthy } : {}),
+    ...(spec.desiredHealthy !== undefined ? { desiredHealthy: spec.desiredHealthy } : {}),
+    ...(spec.unhealthyPodEvictionPolicy ? { unhealthyPodEvictionPolicy: spec.unhealthyPodEvictionPolicy } : {}),
+    ...(spec.statusStale ? { statusStale: true } : {}),
   };
 }

@@ -140,7 +140,7 @@ describe('lib/kubernetes: one ClusterRole per group, each with only what its fun
     ['prepare', ['core/nodes:get', 'core/nodes:list']],
     ['cordon', ['core/nodes:get', 'core/nodes:patch']],
     ['drainStep', [
-      'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch',
+      'apps/daemonsets:get', 'core/nodes:get', 'core/nodes:list', 'core/nodes:patch', 'core/nodes:watch', 'core/persistentvolumeclaims:get',
       'core/pods/eviction:create', 'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'policy/poddisruptionbudgets:list', 'policy/poddisruptionbudgets:watch',
       'storage.k8s.io/volumeattachments:list', 'storage.k8s.io/volumeattachments:watch',

@@ -98,9 +98,14 @@ describe('dashboard', () => {
       'Kubernetes API errors',
       'Dead-letter queue',
       'Jobs: waited for, evicted late, replaced early',
+      'Spot interruptions',
+      'Sweeps (lost or late events)',
+      'Warm pools, rebalance cordons, refused inputs',
       'Lambda errors',
       'Lambda throttles',
       'Lambda duration (ms, p99)',
+      'Evictions forbidden (403)',
+      'Rounds waiting for volumes to detach',
     ]);
   });
 
@@ -130,7 +135,7 @@ describe('dashboard', () => {
     expect(plotted(completed)).toEqual(expect.arrayContaining(perGroup('DrainsStarted')));
     expect(expressions(completed)).toEqual([
       'FILL(drainsStarted0, 0) + FILL(drainsStarted1, 0)',
-      ...['cONTINUE', 'aBANDON', 'alreadyCompleted', 'nodeNotFound'].map((id) => `FILL(completed_${id}0, 0) + FILL(completed_${id}1, 0)`),
+      ...['cONTINUE', 'aBANDON', 'alreadyCompleted', 'nodeNotFound', 'spotInterrupted'].map((id) => `FILL(completed_${id}0, 0) + FILL(completed_${id}1, 0)`),
     ]);
   });
 
@@ -185,8 +190,8 @@ describe('alarms', () => {
   const { alarms, alarm, template, logicalId, drain } = synth();
   const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
 
-  test('five, each ≥ 1 in one 5-minute period, missing data not breaching, ALARM and OK to the topic, with a description', () => {
-    expect(alarms).toHaveLength(5);
+  test('seven, each ≥ 1 in one 5-minute period, missing data not breaching, ALARM and OK to the topic, with a description', () => {
+    expect(alarms).toHaveLength(7);
     for (const a of alarms) {
       expect({
         id: a.id,
@@ -259,13 +264,20 @@ describe('alarms', () => {
     ]);
   });
 
+  test('an eviction refused with 403 raises its own alarm, per group, saying what to fix', () => {
+    const forbidden = alarm('EvictionsForbiddenAlarm');
+    expect(forbidden.AlarmDescription).toMatch(/403 Forbidden/);
+    expect(forbidden.AlarmDescription).toMatch(/rbac\.yaml/);
+    expect(JSON.stringify(forbidden.Metrics)).toContain('EvictionsForbidden');
+  });
+
   test('more than 10 groups: one alarm per 10, as a metric-math alarm holds at most 10 metrics', () => {
     const groups = Array.from({ length: 12 }, (_, i) => `asg-${i}`);
     const many = synth({ autoScalingGroupNames: groups });
     const nearDeadline = many.alarms.filter((a) => a.id.startsWith('DrainMonitoringDrainsNearDeadlineAlarm'));
     expect(nearDeadline.map((a) => a.Metrics.length - 1)).toEqual([10, 2]);
     expect(nearDeadline[1].AlarmDescription).toContain('asg-10, asg-11');
-    expect(many.alarms).toHaveLength(7);
+    expect(many.alarms).toHaveLength(10);
   });
 
   test('the created topic is encrypted with a rotated key CloudWatch may use, and refuses plain HTTP', () => {
@@ -290,7 +302,7 @@ describe('configuration', () => {
     const { template, alarms } = synth({ alarmTopicArn: TOPIC_ARN });
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(7);
     for (const a of alarms) expect([a.AlarmActions, a.OKActions]).toEqual([[TOPIC_ARN], [TOPIC_ARN]]);
   });
 

@@ -103,9 +103,15 @@ test('npm pack → npm install in a fresh CDK app → cdk synth of the user\'s o
   const ofType = (type: string) => resources.filter((resource) => resource.Type === type);
   expect(ofType('AWS::AutoScaling::LifecycleHook').map((hook) => hook.Properties.AutoScalingGroupName)).toEqual([{ Ref: expect.stringMatching(/^NodesASG/) }, 'batch-nodes']);
   expect(ofType('AWS::StepFunctions::StateMachine')).toHaveLength(1);
-  expect(ofType('AWS::Events::Rule')).toHaveLength(1);
+  // The terminate lifecycle rule and the Spot interruption rule (on by default); the sweep's schedule.
+  expect(ofType('AWS::Events::Rule').map((rule) => rule.Properties.EventPattern['detail-type']).sort()).toEqual([
+    ['EC2 Instance-terminate Lifecycle Action'],
+    ['EC2 Spot Instance Interruption Warning'],
+  ]);
+  expect(ofType('AWS::Scheduler::Schedule')).toHaveLength(1);
   const functions = ofType('AWS::Lambda::Function');
-  expect(functions).toHaveLength(7);
+  // start-drain, prepare, cordon, drain-step, heartbeat, apply-deadline, complete, sweep (node-marks only with warm pools or rebalance cordons).
+  expect(functions).toHaveLength(8);
   const assets = JSON.parse(fs.readFileSync(path.join(out, 'UserStack.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string; packaging: string } }> };
   for (const fn of functions) {
     expect(fn.Properties).toMatchObject({ Handler: 'index.handler', Runtime: 'nodejs22.x', Environment: { Variables: { CLUSTER_NAME: 'prod', DEADLINE_POLICY: 'continue' } } });

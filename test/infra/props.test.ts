@@ -41,7 +41,7 @@ test('a cluster construct and a group construct (and a group name) wire the hook
   template.resourceCountIs('AWS::EKS::AccessEntry', 4);
   template.hasResourceProperties('AWS::EKS::AccessEntry', { ClusterName: 'prod' });
   const functions = template.findResources('AWS::Lambda::Function');
-  expect(Object.values(functions).map((fn) => fn.Properties.Environment.Variables.CLUSTER_NAME)).toEqual(Array(7).fill('prod'));
+  expect(Object.values(functions).map((fn) => fn.Properties.Environment.Variables.CLUSTER_NAME)).toEqual(Array(8).fill('prod')); // the seven drain functions and the sweep
 });
 
 test('a cluster defined in the same stack is referenced by its token', () => {

@@ -9,7 +9,7 @@ async function blockedWorld(options: Parameters<typeof createWorld>[0]) {
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
   world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' }, terminationGracePeriodSeconds: 120, shutdownSeconds: 20 });
   world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
-  world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+  world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
   return world;
 }
 

@@ -11,7 +11,7 @@ describe('workflow: a quick drain', () => {
     world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
     world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 3, nodeName: 'ip-10-0-0-1.ec2.internal', labels: { app: 'web' } });
     world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
-    world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-0-1.ec2.internal', 'ip-10-0-0-2.ec2.internal'] });
+    world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-0-1.ec2.internal', 'ip-10-0-0-2.ec2.internal'], tolerations: [{ operator: 'Exists' }] });
     world.kube.addMirrorPod({ nodeName: 'ip-10-0-0-1.ec2.internal', name: 'kube-proxy' });
 
     // Act

@@ -17,12 +17,17 @@ import { createWorld, type World } from '../../sim/workflow/scenario';
 const NODE = 'ip-10-0-0-1.ec2.internal';
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 
-/** Web pods behind a PDB that lets one go at a time, a Job pod (its Job is read for the replacement warning), a DaemonSet pod and a mirror pod. */
+/**
+ * Web pods behind a PDB that lets one go at a time, with a replica on another
+ * node (so the budget may be shared: the drain reads the draining nodes and
+ * announces its demand on its node), a Job pod (its Job is read for the
+ * replacement warning), a DaemonSet pod and a mirror pod.
+ */
 async function drainWorld(options: Parameters<typeof createWorld>[0] = {}) {
   const world = await createWorld(options);
   world.addNode(NODE, INSTANCE);
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
-  world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE, labels: { app: 'web' } });
+  world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 2, nodes: [NODE, 'ip-10-0-0-2.ec2.internal'], labels: { app: 'web' } });
   world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
   world.kube.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 60, shutdownSeconds: 10 });
   world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
@@ -179,6 +184,10 @@ describe('workflow under the shipped RBAC, one group per function', () => {
       // The VolumeAttachment wait after the pods (issue 9).
       'eks-graceful-drain:drain-step storage.k8s.io/volumeattachments:list': 'the VolumeAttachment wait',
       'eks-graceful-drain:drain-step storage.k8s.io/volumeattachments:watch': 'the VolumeAttachment wait',
+      // The claims of pods that stay on the node, read during the VolumeAttachment wait (test/workflow/cluster-behaviour).
+      'eks-graceful-drain:drain-step core/persistentvolumeclaims:get': 'the VolumeAttachment wait with a pod that stays',
+      // Whether a DaemonSet still exists, asked once no normal pod is left and a DaemonSet pod tolerating the taint remains.
+      'eks-graceful-drain:drain-step apps/daemonsets:get': 'the orphaned DaemonSet check',
     };
     const unused = granted.filter((grant) => !used.has(grant));
     expect(unused.filter((grant) => !(grant in notReachedHere))).toEqual([]);

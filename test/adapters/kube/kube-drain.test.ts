@@ -9,13 +9,13 @@ const evictions = (kit: Kit, status?: number) =>
 
 describe('drainRound', () => {
   let kit: Kit;
-  beforeEach(async () => (kit = await startKit()));
+  beforeEach(async () => (kit = await startKit({ cordoned: true })));
   afterEach(() => kit.server.stop());
 
   test('a single pass evicts what has no PDB and leaves DaemonSet and mirror pods alone', async () => {
     // Arrange
     kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 2, nodeName: NODE });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE], tolerations: [{ operator: 'Exists' }] });
     kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
     // Act
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
@@ -149,27 +149,44 @@ describe('drainRound', () => {
     expect(kit.server.countRequests({ verb: 'list' })).toBeLessThanOrEqual(2 * 4);
   });
 
-  test('a node with 110 pods: one LIST of pods, PDBs listed per namespace, 100 evictions with bounded concurrency, the rest left alone', async () => {
+  test('a node with 110 pods in 10 namespaces: one LIST of pods, one cluster-wide LIST of PDBs, 100 evictions with bounded concurrency, the rest left alone', async () => {
     // Arrange
     for (let i = 0; i < 10; i++) kit.server.addDeployment({ namespace: `team-${i}`, name: 'svc', replicas: 10, nodeName: NODE });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
-    for (let i = 0; i < 9; i++) kit.server.addDaemonSet({ namespace: 'kube-system', name: `agent-${i}`, nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
+    for (let i = 0; i < 9; i++) kit.server.addDaemonSet({ namespace: 'kube-system', name: `agent-${i}`, nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     // Act
     const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
     // Assert
     expect(round.evicted).toBe(100);
     expect(evictions(kit)).toBe(100);
     expect(kit.server.countRequests({ verb: 'list', path: '/api/v1/pods' })).toBe(1);
-    // Scoped to the namespaces of the evictable pods: never the whole cluster's PDBs.
-    expect(kit.server.countRequests({ verb: 'list', path: /^\/apis\/policy\/v1\/namespaces\/team-\d\/poddisruptionbudgets$/ })).toBe(10);
-    expect(kit.server.countRequests({ path: '/apis/policy/v1/poddisruptionbudgets' })).toBe(0);
+    // More namespaces than MAX_SCOPED_NAMESPACES: one LIST for all rather than ten.
+    expect(kit.server.countRequests({ verb: 'list', path: '/apis/policy/v1/poddisruptionbudgets' })).toBe(1);
+    expect(kit.server.countRequests({ path: /^\/apis\/policy\/v1\/namespaces\// })).toBe(0);
     expect(round.status.leftAlone).toHaveLength(10);
   });
 
-  test('with nothing left to evict, PDBs are neither listed nor watched', async () => {
+  test('pods to evict in a few namespaces: PDBs listed and watched in those namespaces only, never cluster-wide', async () => {
+    // Arrange: two namespaces with pods on the node behind PDBs, a third namespace with a PDB elsewhere
+    for (const namespace of ['shop', 'search']) {
+      kit.server.addDeployment({ namespace, name: 'web', replicas: 2, nodeName: NODE, labels: { app: 'web' }, shutdownSeconds: 1, readyAfterSeconds: 2 });
+      kit.server.addPdb({ namespace, name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+    }
+    kit.server.addPdb({ namespace: 'billing', name: 'api', selector: { matchLabels: { app: 'api' } }, maxUnavailable: 1 });
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000 });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(kit.server.countRequests({ verb: 'list', path: /^\/apis\/policy\/v1\/namespaces\/(shop|search)\/poddisruptionbudgets$/ })).toBe(2);
+    expect(kit.server.countRequests({ verb: 'watch', path: /^\/apis\/policy\/v1\/namespaces\/(shop|search)\/poddisruptionbudgets$/ })).toBe(2);
+    expect(kit.server.countRequests({ path: /billing|^\/apis\/policy\/v1\/poddisruptionbudgets$/ })).toBe(0);
+    expect(evictions(kit, 429)).toBe(0);
+  });
+
+  test('with nothing left to evict, PDBs are neither listed nor watched, nor VolumeAttachments without a claim ever seen', async () => {
     // Arrange: only a pod that is already terminating, and a DaemonSet pod
     kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 30, shutdownSeconds: 20 });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() });
     const before = kit.server.requests.length;
     // Act
@@ -177,6 +194,9 @@ describe('drainRound', () => {
     // Assert
     expect(round.status.drained).toBe(true);
     expect(kit.server.requests.slice(before).map((r) => `${r.verb} ${r.path}`)).toEqual(['list /api/v1/pods', 'watch /api/v1/pods']);
+    // once a pod with a claim was seen in this drain, they are listed
+    await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now(), volumeClaimsSeen: true });
+    expect(kit.server.countRequests({ verb: 'list', path: '/apis/storage.k8s.io/v1/volumeattachments' })).toBe(1);
   });
 
   test('stretches the window to see a grace period that ends just after it, within the limit', async () => {
@@ -214,13 +234,13 @@ describe('drainRound', () => {
 
 describe('forceDeletePods', () => {
   let kit: Kit;
-  beforeEach(async () => (kit = await startKit()));
+  beforeEach(async () => (kit = await startKit({ cordoned: true })));
   afterEach(() => kit.server.stop());
 
   test('deletes what is left with the grace clamped to the time before the hard limit, DaemonSet and mirror pods stay', async () => {
     // Arrange: a CronJob pod that would take 6 h, 10 minutes before the hard limit
     kit.server.addJobPod({ namespace: 'batch', name: 'report', nodeName: NODE, terminationGracePeriodSeconds: 21_600, shutdownSeconds: 18_000 });
-    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE] });
+    kit.server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE], tolerations: [{ operator: 'Exists' }] });
     kit.server.addMirrorPod({ nodeName: NODE, name: 'kube-proxy' });
     const hardLimitAt = kit.clock.now() + 600_000;
     // Act
@@ -286,5 +306,23 @@ describe('drainRound sharing PDB budgets with other drains', () => {
     // Assert
     expect(round.status.drained).toBe(true);
     expect(kit.clock.now() - start).toBeLessThan(20_000);
+  });
+
+  test('a PDB whose healthy pods are all on this node is not shared: no draining nodes read, no announcement', async () => {
+    // Arrange: every replica on our node; another node is draining too (with pods of no PDB of ours)
+    const other = 'ip-10-0-0-3.ec2.internal';
+    kit.server.addNode({ name: other, instanceId: 'i-0ccccccccccccccc3' });
+    kit.server.addNode({ name: 'ip-10-0-0-4.ec2.internal', instanceId: 'i-0ddddddddddddddd4' });
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 3, nodeName: NODE, labels: { app: 'web' }, shutdownSeconds: 1, readyAfterSeconds: 2 });
+    kit.server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
+    await cordonNode(kit.kube, NODE, 'a');
+    await cordonNode(kit.kube, other, 'b');
+    // Act
+    const round = await drainRound(kit.kube, { nodeName: NODE, watchUntil: kit.clock.now() + 60_000, share: { since: kit.clock.now() } });
+    // Assert
+    expect(round.status.drained).toBe(true);
+    expect(evictions(kit)).toBe(3);
+    expect(kit.server.countRequests({ path: '/api/v1/nodes' })).toBe(0);
+    expect(kit.server.node(NODE).metadata.annotations?.[DEMAND_ANNOTATION]).toBeUndefined();
   });
 });

@@ -13,10 +13,15 @@ export interface Kit {
   kube: KubeClient;
 }
 
-export async function startKit(opts: { timeLeftMs?: number } = {}): Promise<Kit> {
+/** `cordoned`: NODE starts as Cordon leaves it (unschedulable, with the drain's taint), as every drain round finds it. */
+export async function startKit(opts: { timeLeftMs?: number; cordoned?: boolean; server?: Parameters<typeof FakeKubeServer.start>[0] } = {}): Promise<Kit> {
   const clock = new VirtualClock(Date.parse('2026-01-01T00:00:00Z'), { autoAdvance: true });
-  const server = await FakeKubeServer.start({ clock });
-  server.addNode({ name: NODE, instanceId: INSTANCE });
+  const server = await FakeKubeServer.start({ clock, ...opts.server });
+  server.addNode({
+    name: NODE,
+    instanceId: INSTANCE,
+    ...(opts.cordoned ? { unschedulable: true, taints: [{ key: 'eks-graceful-drain/draining', value: '0123456789abcdef', effect: 'NoSchedule' }] } : {}),
+  });
   server.addNode({ name: SPARE, instanceId: 'i-0bbbbbbbbbbbbbbb2' });
   const until = clock.now() + (opts.timeLeftMs ?? 110_000);
   const kube = new KubeClient(

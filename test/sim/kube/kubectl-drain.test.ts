@@ -37,7 +37,7 @@ describe('kubectl against FakeKubeServer', () => {
       terminationGracePeriodSeconds: 30, shutdownSeconds: 0.5, readyAfterSeconds: 1, emptyDir: true,
     });
     server.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: 1 });
-    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-1-10.ec2.internal', 'ip-10-0-2-20.ec2.internal'] });
+    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['ip-10-0-1-10.ec2.internal', 'ip-10-0-2-20.ec2.internal'], tolerations: [{ operator: 'Exists' }] });
     server.addMirrorPod({ nodeName: 'ip-10-0-1-10.ec2.internal', name: 'kube-proxy-ip-10-0-1-10.ec2.internal' });
   });
 
@@ -95,5 +95,44 @@ describe('kubectl against FakeKubeServer', () => {
     expect(refused.stderr).toMatch(/cannot delete Pods that declare no controller \(use --force to override\): shop\/debug/);
     expect(forced.code).toBe(0);
     expect(server.pods({ namespace: 'shop' }).map((p) => p.metadata.name)).not.toContain('debug');
+  });
+
+  it('pages a LIST with --chunk-size (limit and continue)', async () => {
+    // Act
+    const pods = await kubectl('get', 'pods', '-A', '--chunk-size=2');
+    // Assert
+    expect(pods.code).toBe(0);
+    expect(pods.stdout.trim().split('\n')).toHaveLength(1 + 5);
+    const pages = server.requests.filter((r) => r.path === '/api/v1/pods' && r.query.limit === '2');
+    expect(pages).toHaveLength(3);
+    expect(pages.filter((r) => r.query.continue)).toHaveLength(2);
+  });
+
+  it('meets a tainted node as a cluster does: a DaemonSet pod without the toleration is not recreated there, a tolerating one is', async () => {
+    // Arrange: a log shipper that does not tolerate the drain's taint
+    server.addDaemonSet({ namespace: 'logging', name: 'fluent-bit', nodes: ['ip-10-0-1-10.ec2.internal', 'ip-10-0-2-20.ec2.internal'], shutdownSeconds: 0.2 });
+    server.addDeployment({ namespace: 'db', name: 'pg', replicas: 1, nodeName: 'ip-10-0-1-10.ec2.internal', persistentVolume: true, shutdownSeconds: 0.2 });
+    const taint = await kubectl('taint', 'nodes', 'ip-10-0-1-10.ec2.internal', 'eks-graceful-drain/draining=0123456789abcdef:NoSchedule');
+    const onNode = (ns: string) => server.pods({ nodeName: 'ip-10-0-1-10.ec2.internal', namespace: ns }).map((p) => p.metadata.name);
+    const [logs] = onNode('logging');
+    const [cni] = onNode('kube-system').filter((n) => n.startsWith('aws-node'));
+    const attachments = await kubectl('get', 'volumeattachments');
+    // Act
+    const deleted = await kubectl('delete', 'pod', '-n', 'logging', logs, '--grace-period=0', '--force');
+    const deletedCni = await kubectl('delete', 'pod', '-n', 'kube-system', cni, '--grace-period=0', '--force');
+    const drain = await kubectl('drain', 'ip-10-0-1-10.ec2.internal', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=60s');
+    // Assert
+    expect(taint).toMatchObject({ code: 0 });
+    expect(server.node('ip-10-0-1-10.ec2.internal').spec.taints).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'eks-graceful-drain/draining', effect: 'NoSchedule' })]));
+    expect(attachments.code).toBe(0);
+    expect(attachments.stdout).toMatch(/csi-[0-9a-f]+/);
+    expect(deleted.code).toBe(0);
+    expect(deletedCni.code).toBe(0);
+    expect(onNode('logging')).toEqual([]);
+    expect(onNode('kube-system').filter((n) => n.startsWith('aws-node'))).toHaveLength(1);
+    expect(server.pods({ nodeName: 'ip-10-0-2-20.ec2.internal', namespace: 'logging' })).toHaveLength(1);
+    expect(drain.code).toBe(0);
+    // The database pod moved; its old VolumeAttachment goes some seconds later (real clock here).
+    expect(onNode('db')).toEqual([]);
   });
 });

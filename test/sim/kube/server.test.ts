@@ -105,7 +105,7 @@ describe('FakeKubeServer through @kubernetes/client-node', () => {
     // Arrange
     server.addDeployment({ namespace: 'web', name: 'front', replicas: 2, nodeName: 'n1', labels: { app: 'front', tier: 'a' } });
     server.addDeployment({ namespace: 'web', name: 'back', replicas: 1, nodeName: 'n2', labels: { app: 'back', tier: 'b' } });
-    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['n1', 'n2'] });
+    server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['n1', 'n2'], tolerations: [{ operator: 'Exists' }] });
     const { core } = clientsFor(server);
     // Act
     const onN1 = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=n1' });
@@ -246,7 +246,7 @@ describe('FakeKubeServer through @kubernetes/client-node', () => {
     });
 
     it('deletes at once with grace 0, checks the UID precondition, and recreates DaemonSet pods', async () => {
-      const [ds] = server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['n1'] });
+      const [ds] = server.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: ['n1'], tolerations: [{ operator: 'Exists' }] });
       const { core } = clientsFor(server);
       const conflict = await apiError(core.deleteNamespacedPod({ namespace: 'kube-system', name: ds.metadata.name, body: { preconditions: { uid: 'x' } } }));
       await core.deleteNamespacedPod({ namespace: 'kube-system', name: ds.metadata.name, gracePeriodSeconds: 0 });

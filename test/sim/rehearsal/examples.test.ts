@@ -23,8 +23,18 @@ describe('rehearsal of the examples', () => {
     expect(r.summary.heartbeats).toBe(action.heartbeats);
     const job = r.pods.find((p) => p.pod.startsWith('batch/nightly-report-'))!;
     expect(minutes(job.goneAt! - job.terminatingAt!)).toBe(40);
-    expect(r.pods.filter((p) => p.owner === 'Deployment').every((p) => p.evictedAt !== undefined && p.goneAt !== undefined)).toBe(true);
-    expect(r.pods.filter((p) => p.owner === 'DaemonSet' || p.owner === 'mirror').every((p) => p.goneAt === undefined)).toBe(true);
+    const deployments = r.pods.filter((p) => p.owner === 'Deployment');
+    expect(deployments.filter((p) => !p.toleratesDrain).every((p) => p.evictedAt !== undefined && p.goneAt !== undefined)).toBe(true);
+    // the metrics agent tolerates the drain: left, reported
+    expect(deployments.filter((p) => p.toleratesDrain).map((p) => p.pod)).toEqual([expect.stringMatching(/^monitoring\/metrics-agent-/)]);
+    expect(r.timeline.some((e) => e.kind === 'left-alone' && /metrics-agent/.test(e.text))).toBe(true);
+    expect(r.summary.pods.toleratingDrain).toBe(1);
+    // the log shipper does not tolerate the taint: evicted after every other pod, the report job included
+    const shipper = r.pods.find((p) => p.pod.startsWith('logging/fluent-bit-'))!;
+    expect(shipper.evictedAt).toBeGreaterThanOrEqual(job.goneAt!);
+    expect(r.pods.filter((p) => (p.owner === 'DaemonSet' && !p.pod.startsWith('logging/')) || p.owner === 'mirror').every((p) => p.goneAt === undefined)).toBe(true);
+    // the cache's volume detached while the report job still ran: nothing left to wait for at the end
+    expect(r.timeline.filter((e) => e.kind === 'volumes')).toEqual([]);
     expect(r.timeline.at(-1)?.text).toMatch(/^lifecycle action completed with CONTINUE after 4\dm\d\ds \(drained\)$/);
     expect(r.facts.realMs).toBeLessThan(60_000);
   });
@@ -61,6 +71,26 @@ describe('rehearsal of the examples', () => {
     expect(action.endedAt!).toBeLessThanOrEqual(60 * 60_000);
   });
 
+  test('stateful: the database goes first, the log shipper last, and Complete waits for the volume to detach', async () => {
+    // Act
+    const r = await rehearse(example('stateful'));
+
+    // Assert
+    expect(r.failures).toEqual([]);
+    const [action] = r.actions;
+    expect(action).toMatchObject({ how: 'completed', result: 'CONTINUE', reason: 'drained' });
+    const db = r.pods.find((p) => p.pod.startsWith('db/postgres-replica-'))!;
+    const shipper = r.pods.find((p) => p.pod.startsWith('logging/fluent-bit-') && p.node === 'ip-10-0-4-40.ec2.internal')!;
+    expect(shipper.evictedAt).toBeGreaterThanOrEqual(db.goneAt!);
+    const volumes = r.timeline.filter((e) => e.kind === 'volumes');
+    expect(volumes.map((e) => e.text)).toEqual([
+      expect.stringMatching(/waiting for 1 VolumeAttachment to detach/),
+      expect.stringMatching(/^volumes detached after /),
+    ]);
+    expect(action.endedAt!).toBeGreaterThanOrEqual(volumes[1].at);
+    expect(r.summary.volumeWaits.nodes).toBe(1);
+  });
+
   test('short-hook: completes within its 10-minute budget, force-deleting with a clamped grace period', async () => {
     // Act
     const r = await rehearse(example('short-hook'));
@@ -70,9 +100,15 @@ describe('rehearsal of the examples', () => {
     const [action] = r.actions;
     expect(action).toMatchObject({ how: 'completed', result: 'CONTINUE', reason: 'deadline-force-deleted' });
     expect(action.endedAt! - action.startedAt).toBeLessThanOrEqual(600_000);
+    // Its 1 h grace would outlive the 10-minute budget: the eviction at the start carries a
+    // grace clamped to the time left, so it ends before the hard limit with no second DELETE
+    // (which the API server would count from the first deletion).
     const transcoder = r.pods.find((p) => p.pod.startsWith('media/transcoder-'))!;
-    expect(transcoder.forceGraceSeconds).toBeLessThan(3600);
-    expect(transcoder.goneAt).toBeLessThanOrEqual(600_000);
+    expect(transcoder.evictedAt).toBeDefined();
+    expect(transcoder.forceDeletedAt).toBeUndefined();
+    expect(transcoder.graceEndsAt! - transcoder.evictedAt!).toBeGreaterThan(5 * 60_000);
+    expect(transcoder.graceEndsAt!).toBeLessThanOrEqual(600_000);
+    expect(transcoder.goneAt === undefined || transcoder.goneAt >= transcoder.graceEndsAt! - 1_000).toBe(true);
   });
 
   test('twenty-nodes: twenty executions side by side complete twenty actions, none twice', async () => {

@@ -23,7 +23,7 @@ describe('the HTML report', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: the report test needs Debian's chromium (apt-get install chromium)`);
     }
-    result = await rehearse(loadScenario(join(__dirname, '../../../examples/short-hook.yaml')));
+    result = await rehearse(loadScenario(join(__dirname, '../../../examples/pdb-blocks-forever.yaml')));
     html = renderReport(result);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
@@ -59,7 +59,10 @@ describe('the HTML report', () => {
     for (const marker of ['heartbeat', 'deadline-acts', 'completed']) {
       expect(await page.locator(`svg.timeline [data-marker="${marker}"]`).count()).toBeGreaterThan(0);
     }
-    expect(await page.locator('svg.timeline .seg-forced').count()).toBe(1);
+    // One force-deleted bar per pod the deadline policy deleted (a PDB never let them go).
+    const forced = result.pods.filter((p) => p.forceDeletedAt !== undefined).length;
+    expect(forced).toBeGreaterThan(0);
+    expect(await page.locator('svg.timeline .seg-forced').count()).toBe(forced);
     expect(await page.locator('[data-verdict]').getAttribute('data-verdict')).toBe('passed');
     expect(await page.locator('table.summary').innerText()).toMatch(/estimated cost\s+\$0\.\d+/);
     expect(fetched).toEqual([]);
