@@ -20,6 +20,8 @@ export const providerIdMatches = (providerID: string | undefined, instanceId: st
 export interface FoundNode {
   name: string;
   matchedBy: 'privateDnsName' | 'providerID';
+  /** The node as the lookup read it (cordonNode starts from it rather than reading it again). */
+  object?: k8s.V1Node;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function findNode(
     if (!name || tried.has(name) || !NODE_NAME.test(name)) return undefined;
     tried.add(name);
     const node = await getNode(kube, name);
-    return node && providerIdMatches(node.spec?.providerID, instanceId) ? { name, matchedBy } : undefined;
+    return node && providerIdMatches(node.spec?.providerID, instanceId) ? { name, matchedBy, object: node } : undefined;
   };
   for (const candidate of options.candidates ?? []) {
     const found = await tryName(candidate, 'providerID');
@@ -56,7 +58,7 @@ export async function findNode(
       core.listNode({ limit: PAGE_SIZE, _continue: continueToken }, options),
     );
     const match = page.items.find((n) => providerIdMatches(n.spec?.providerID, instanceId));
-    if (match?.metadata?.name) return { name: match.metadata.name, matchedBy: 'providerID' };
+    if (match?.metadata?.name) return { name: match.metadata.name, matchedBy: 'providerID', object: match };
     continueToken = page.metadata?._continue || undefined;
   } while (continueToken);
   return undefined;
@@ -82,10 +84,11 @@ export type CordonOutcome = 'cordoned' | 'already-cordoned' | 'node-gone';
  * Taints have no merge key in a strategic-merge patch, so the whole list is
  * written with a JSON patch guarded by a `test` of the resourceVersion; a
  * concurrent writer makes it fail (409/422) and we read again.
+ * `current`: the node as just read (by the lookup), saving the first GET.
  */
-export async function cordonNode(kube: KubeClient, name: string, taintValue: string): Promise<CordonOutcome> {
+export async function cordonNode(kube: KubeClient, name: string, taintValue: string, current?: k8s.V1Node): Promise<CordonOutcome> {
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const node = await getNode(kube, name);
+    const node = attempt === 1 && current?.metadata?.name === name ? current : await getNode(kube, name);
     if (!node) return 'node-gone';
     const patch = cordonPatch(node, taintValue);
     if (patch.length === 0) return 'already-cordoned';

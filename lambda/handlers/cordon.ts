@@ -20,7 +20,7 @@ export const makeCordon = workflowStep<DrainState, 'hooks' | 'kube' | 'ec2'>('Co
   if (!check.ok) return refused(state, check, deps);
   const node = await nodeOf(deps, check.target, timeLeftMs, { candidate: state.nodeName });
   const outcome = node
-    ? await cordonNode(deps.kube(timeLeftMs), node.name, state.action.tokenHash ?? check.target.instanceId)
+    ? await cordonNode(deps.kube(timeLeftMs), node.name, state.action.tokenHash ?? check.target.instanceId, node.object)
     : 'node-gone';
   deps.logger.info(`cordon: ${outcome}`);
   // A node that vanished meanwhile is found drained by the next step.

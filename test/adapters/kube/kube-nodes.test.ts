@@ -10,7 +10,7 @@ describe('findNode', () => {
     // Act
     const found = await findNode(kit.kube, INSTANCE);
     // Assert
-    expect(found).toEqual({ name: NODE, matchedBy: 'providerID' });
+    expect(found).toMatchObject({ name: NODE, matchedBy: 'providerID', object: { metadata: { name: NODE } } });
   });
 
   test('an instance without a node is a normal outcome: undefined', async () => {
@@ -24,7 +24,7 @@ describe('findNode', () => {
     // Act
     const found = await findNode(kit.kube, INSTANCE, async () => NODE);
     // Assert
-    expect(found).toEqual({ name: NODE, matchedBy: 'privateDnsName' });
+    expect(found).toMatchObject({ name: NODE, matchedBy: 'privateDnsName' });
     expect(kit.server.countRequests({ verb: 'list' })).toBe(0);
     expect(kit.server.countRequests({ verb: 'get' })).toBe(1);
   });
@@ -52,6 +52,21 @@ describe('cordonNode', () => {
     expect(node.spec.unschedulable).toBe(true);
     expect(node.spec.taints).toContainEqual({ key: DRAIN_TAINT_KEY, value: 'abc123', effect: 'NoSchedule' });
     expect(node.metadata.labels?.[EXCLUDE_FROM_LB_LABEL]).toBe('true');
+  });
+
+  test('starting from the node the lookup read: one GET in all, then the PATCH; a conflict reads it again', async () => {
+    // Arrange: the lookup reads the node; then someone else changes it
+    const found = await findNode(kit.kube, INSTANCE, async () => NODE);
+    kit.server.patchNodeAnnotations(NODE, { 'example.com/touched': 'yes' });
+    const getsBefore = kit.server.countRequests({ verb: 'get', path: `/api/v1/nodes/${NODE}` });
+    // Act
+    const outcome = await cordonNode(kit.kube, NODE, 'abc123', found!.object);
+    // Assert: the stale copy's resourceVersion test failed once, the node was read again and cordoned
+    expect(outcome).toBe('cordoned');
+    expect(kit.server.countRequests({ method: 'PATCH', path: `/api/v1/nodes/${NODE}` })).toBe(2);
+    expect(kit.server.countRequests({ verb: 'get', path: `/api/v1/nodes/${NODE}` }) - getsBefore).toBe(1);
+    expect(kit.server.node(NODE).spec.unschedulable).toBe(true);
+    expect(kit.server.node(NODE).metadata.annotations?.['example.com/touched']).toBe('yes');
   });
 
   test('is idempotent: the second call reads and does not patch', async () => {
