@@ -50,7 +50,7 @@ async function run(c: Case) {
     world.kube.addDeployment({ namespace: `team-${d}`, name: `svc-${d}`, replicas: 10, nodeName: NODE, shutdownSeconds: 1, readyAfterSeconds: 2 });
     world.kube.addPdb({ namespace: `team-${d}`, name: `svc-${d}`, selector: { matchLabels: { app: `svc-${d}` } }, maxUnavailable: 1 });
   }
-  for (let d = 1; d <= 5; d++) world.kube.addDaemonSet({ namespace: 'kube-system', name: `agent-${d}`, nodes: [NODE, SPARE] });
+  for (let d = 1; d <= 5; d++) world.kube.addDaemonSet({ namespace: 'kube-system', name: `agent-${d}`, nodes: [NODE, SPARE], tolerations: [{ operator: 'Exists' }] });
   world.kube.addMirrorPod({ nodeName: NODE, name: `kube-proxy-${NODE}` });
   for (let j = 1; j <= 4; j++) {
     world.kube.addJobPod({ namespace: 'batch', name: `report-${j}`, nodeName: NODE, terminationGracePeriodSeconds: 120, shutdownSeconds: c.jobShutdownSeconds });
