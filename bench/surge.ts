@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     ['  APF rejections (429 Retry-After, retried)', `${apf429}; peak in flight ${kube.flowControl?.peakInFlight} of ${kube.flowControl?.seats} seats, peak queued ${kube.flowControl?.peakQueued}`],
     ['evictions sent / refused by a PDB (429)', `${evictions.length} / ${pdbRefused} (${percent(pdbRefused, evictions.length)})`],
     ['cluster-wide PDB LIST or WATCH', clusterWidePdb],
-    ['node lookups: GET by name / paged LIST', `${nodeGets} / ${lookupLists} (GETs include cordon's read of its node)`],
+    ['node lookups: GET by name / paged LIST', `${nodeGets} / ${lookupLists} (Prepare's lookup, then Cordon and each DrainStep verify their node)`],
     ['peak open watches', `${kube.peakWatches.count} at ${seconds(kube.peakWatches.at - t0)}`],
     ['simulated in', seconds(Date.now() - wall)],
   ], ['l', 'l']));
