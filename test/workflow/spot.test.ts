@@ -186,6 +186,31 @@ describe('workflow: Spot interruptions', () => {
     });
   });
 
+  test('Spot drains off and onDeadline=continue: a lifecycle drain that finds its instance marked keeps continue (apply-deadline has no identity in the cluster)', async () => {
+    // Arrange: no Spot rule, so only the lifecycle drain's own checks see the interruption coming
+    world = await createWorld({ workflow: { props: { onDeadline: 'continue', spotInterruptions: false } } });
+    world.addNode(NODE, ID, { spot: true });
+    world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+    world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    const { action } = await world.terminate(ID);
+    await world.clock.sleep(60 * S);
+
+    // Act
+    const { interruptAt } = world.asg.interruptSpot(ID);
+    await world.workflow.idle();
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(world.workflow.synth.kubernetesGroups.applyDeadline).toBeUndefined();
+    expect((execution.output as DrainState).deadline).toMatchObject({ policy: 'continue', hardLimitAt: new Date(interruptAt).toISOString() });
+    expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+    expect((execution.output as DrainState).result).toMatchObject({ reason: 'deadline-continue' });
+    expect(world.kube.countRequests({ verb: 'delete' })).toBe(0);
+    expect(world.kube.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
+  });
+
   test('DaemonSet pods go after every normal pod, critical pods after them, all before the interruption', async () => {
     // Arrange: a normal tier a PDB holds until the deadline, a log shipper that
     // does not tolerate the drain's taint (not recreated here: it gets a
