@@ -211,6 +211,34 @@ describe('workflow: Spot interruptions', () => {
     expect(world.kube.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
   });
 
+  test('a lifecycle drain whose own round finds the instance marked (the warning lost) switches and deletes them too, under onDeadline=continue', async () => {
+    // Arrange
+    world = await createWorld({ workflow: { props: { onDeadline: 'continue' } } });
+    world.addNode(NODE, ID, { spot: true });
+    world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+    world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    const gone = followPods(world);
+    const { action } = await world.terminate(ID);
+    await world.clock.sleep(60 * S);
+
+    // Act: EC2 marks the request; its event never arrives
+    const { interruptAt } = world.asg.interruptSpot(ID);
+    await world.workflow.idle();
+    await world.clock.sleep(Math.max(0, interruptAt - world.clock.now()));
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(world.workflow.executions.size).toBe(1);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(world.workflow.observability.metricTotal('SpotSwitches')).toBe(1);
+    expect(world.kube.requests.filter((r) => r.verb === 'delete').map((r) => [String(r.user).split('/').pop(), r.status])).toEqual([['applyDeadline', 200], ['applyDeadline', 200]]);
+    expect([...gone].filter(([name]) => name.startsWith('pg-')).every(([, at]) => at < interruptAt)).toBe(true);
+    expect(gone.size).toBe(2);
+    expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+    expect((execution.output as DrainState).result).toMatchObject({ reason: 'deadline-force-deleted' });
+  });
+
   test('DaemonSet pods go after every normal pod, critical pods after them, all before the interruption', async () => {
     // Arrange: a normal tier a PDB holds until the deadline, a log shipper that
     // does not tolerate the drain's taint (not recreated here: it gets a
