@@ -213,7 +213,7 @@ export class LocalWorkflow {
     const kube = this.options.kube;
     const onDeadline = this.options.props?.onDeadline ?? 'force-delete';
     const nodeMarks = Boolean(this.options.props?.warmPools || this.options.props?.cordonOnRebalanceRecommendation);
-    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline, { nodeMarks }).map((file) => readFileSync(file, 'utf8'));
+    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline, { nodeMarks, spotInterruptions: this.options.props?.spotInterruptions }).map((file) => readFileSync(file, 'utf8'));
     for (const manifest of manifests) kube.apply(manifest);
     for (const [key, groups] of Object.entries(this.synth.kubernetesGroups) as Array<[DrainFunctionKey, string[]]>) {
       const token = `k8s-aws-v1.${key}-${randomUUID()}`;

@@ -197,6 +197,7 @@ describe('EksGracefulDrain template', () => {
           AUTO_SCALING_GROUP_NAMES: 'test-asg',
           LIFECYCLE_HOOK_NAME: 'eks-graceful-drain',
           ACCOUNT_ID: '123456789012',
+          SPOT_INTERRUPTIONS: 'true',
         });
       }
       expect(environment.drainStep.WATCH_SECONDS).toBe('60');
@@ -208,7 +209,8 @@ describe('EksGracefulDrain template', () => {
 
     test('environment defaults', () => {
       const { environment } = synthesizeWorkflow();
-      expect(environment.prepare).toMatchObject({ DEADLINE_POLICY: 'force-delete', MAX_DRAIN_SECONDS: '0', POWERTOOLS_METRICS_NAMESPACE: 'EksGracefulDrain' });
+      expect(environment.prepare).toMatchObject({ DEADLINE_POLICY: 'force-delete', MAX_DRAIN_SECONDS: '0', POWERTOOLS_METRICS_NAMESPACE: 'EksGracefulDrain', SPOT_INTERRUPTIONS: 'true' });
+      expect(synthesizeWorkflow({ spotInterruptions: false }).environment.applyDeadline).toMatchObject({ SPOT_INTERRUPTIONS: 'false' });
     });
   });
 
