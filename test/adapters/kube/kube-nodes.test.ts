@@ -82,6 +82,28 @@ describe('cordonNode', () => {
     expect(outcome).toBe('cordoned');
     expect(kit.server.countRequests({ method: 'PATCH' })).toBe(3);
   });
+
+  test('a concurrent writer (409, or 422 from the failed resourceVersion test) makes it read the node again', async () => {
+    // Arrange
+    kit.server.faults.add({ method: 'PATCH', status: 409, times: 1 });
+    kit.server.faults.add({ method: 'PATCH', status: 422, times: 1 });
+    // Act
+    const outcome = await cordonNode(kit.kube, NODE, 'abc123');
+    // Assert
+    expect(outcome).toBe('cordoned');
+    expect(kit.server.countRequests({ method: 'PATCH' })).toBe(3);
+    expect(kit.server.countRequests({ verb: 'get' })).toBe(3);
+  });
+
+  test('gives up with a retryable 409 when the node keeps changing', async () => {
+    // Arrange
+    kit.server.faults.add({ method: 'PATCH', status: 409, times: 5 });
+    // Act
+    const attempt = cordonNode(kit.kube, NODE, 'abc123');
+    // Assert
+    await expect(attempt).rejects.toMatchObject({ status: 409, message: expect.stringContaining('kept changing') });
+    expect(kit.server.countRequests({ method: 'PATCH' })).toBe(5);
+  });
 });
 
 describe('uncordonNode', () => {
