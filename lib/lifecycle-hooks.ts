@@ -191,6 +191,11 @@ export class DrainLifecycleHooks extends Construct {
     });
   }
 
+  /** The rules that carry Auto Scaling lifecycle events: transformed, and without an EventBridge DLQ. */
+  public get lifecycleRules(): events.Rule[] {
+    return this.launchRule ? [this.rule, this.launchRule] : [this.rule];
+  }
+
   /**
    * Sends the lifecycle events to the start-drain function. EventBridge invokes
    * it asynchronously, so its retries only cover handing the event to Lambda;
