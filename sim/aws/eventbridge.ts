@@ -11,9 +11,10 @@
  * input transformation", and the AWS-recorded snapshots of LocalStack's
  * test_events_inputs.py):
  * - InputPathsMap values are JSON paths in dot notation with array indices
- *   (`$.detail.EC2InstanceId`, `$.detail-type`, `$.resources[0]`); keys may
- *   not start with `aws.`, and a `<placeholder>` of the template that is
- *   neither a key nor a predefined variable is refused when the target is put.
+ *   (`$.detail.EC2InstanceId`, `$.detail-type`, `$.resources[0]`); keys match
+ *   [A-Za-z0-9_-]+ and may not start with `aws.`; a `<placeholder>` of the
+ *   template that is neither a key nor a predefined variable, or one used as
+ *   an object key in a JSON template, is refused when the target is put.
  * - A template starting with `{` is JSON: an unquoted placeholder becomes the
  *   value's JSON (a string with its quotes, an object as an object); a path
  *   that matches nothing, or null, becomes `""`. Inside a JSON string, a
@@ -103,10 +104,19 @@ export function validateInputTransformer(transformer: InputTransformer): void {
   if (Object.keys(paths).length > 100) throw new Error('InputPathsMap holds more than 100 variables');
   for (const [key, path] of Object.entries(paths)) {
     if (/^aws\./i.test(key)) throw new Error(`InputPathsMap key ${key} may not start with "aws."`);
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(key)) throw new Error(`InputPathsMap key ${key} does not match [A-Za-z0-9_-]{1,256}`);
     evaluatePath({}, path); // syntax only
   }
-  for (const [, name] of transformer.InputTemplate.matchAll(PLACEHOLDER)) {
+  const template = transformer.InputTemplate;
+  if (template.length < 1 || template.length > 8192) throw new Error('InputTemplate must be 1 to 8192 characters');
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    const name = match[1];
     if (!(name in paths) && !PREDEFINED.includes(name)) throw new Error(`InputTemplate contains invalid placeholder ${name}`);
+    const json = template.trim().startsWith('{');
+    const end = match.index! + match[0].length;
+    if (json && !insideJsonString(template, match.index!) && /^\s*:/.test(template.slice(end))) {
+      throw new Error(`placeholder <${name}> used as an object key: not allowed in a JSON InputTemplate`);
+    }
   }
 }
 

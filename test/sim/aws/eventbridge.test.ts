@@ -98,6 +98,8 @@ describe('input transformer: what PutTargets refuses', () => {
     ['a placeholder no path defines', { InputPathsMap: { state: '$.detail.state' }, InputTemplate: '"with not defined key <notdefinedkey>"' }, /invalid placeholder notdefinedkey/],
     ['a key starting with aws.', { InputPathsMap: { 'aws.mine': '$.detail.state' }, InputTemplate: '"<aws.mine>"' }, /may not start with "aws\."/],
     ['bracket notation', { InputPathsMap: { state: "$['detail']" }, InputTemplate: '"<state>"' }, /dot notation/],
+    ['a key with a dot', { InputPathsMap: { 'my.state': '$.detail.state' }, InputTemplate: '"<my.state>"' }, /does not match/],
+    ['a placeholder as an object key', { InputPathsMap: { state: '$.detail.state' }, InputTemplate: '{<state>: 1}' }, /object key/],
   ])('%s', (_label, transformer, message) => {
     expect(() => validateInputTransformer(transformer)).toThrow(message);
   });
