@@ -128,7 +128,7 @@ export interface DrainFunctionsProps {
   readonly metricsNamespace: string;
   /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
   readonly stateMachineArn: string;
-  /** Where failed asynchronous invocations of start-drain go (the lifecycle rule's DLQ). */
+  /** Where failed asynchronous invocations of start-drain go (with their transformed payload: no lifecycle token). */
   readonly startDrainDeadLetterQueue: sqs.IQueue;
   /** How long a lifecycle event stays worth processing by start-drain. */
   readonly startDrainMaxEventAge: Duration;

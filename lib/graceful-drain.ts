@@ -316,6 +316,7 @@ export class EksGracefulDrain extends Construct {
         stateMachine: this.stateMachine,
         functions: this.functions,
         deadLetterQueue: this.lifecycleHooks.deadLetterQueue,
+        rulesWithoutDeadLetterQueue: this.lifecycleHooks.lifecycleRules,
         autoScalingGroupNames: autoScalingGroupNames,
         metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
         alarmTopic: props.alarmTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn),
