@@ -33,7 +33,7 @@ export const KUBERNETES_MANIFESTS_DIR = path.join(__dirname, 'kubernetes');
 export const KUBERNETES_MANIFESTS = {
   /** ClusterRoles and bindings of prepare, cordon and drain-step. */
   rbac: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac.yaml'),
-  /** apply-deadline's pod deletion, for onDeadline=force-delete only. */
+  /** apply-deadline's pod deletion: with onDeadline=force-delete or Spot drains (see {@link applyDeadlineDeletesPods}). */
   forceDelete: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac-force-delete.yaml'),
   /** node-marks' node get/list/patch, with warmPools or cordonOnRebalanceRecommendation only. */
   nodeMarks: path.join(KUBERNETES_MANIFESTS_DIR, 'rbac-node-marks.yaml'),
@@ -41,19 +41,36 @@ export const KUBERNETES_MANIFESTS = {
   nodeAdmissionPolicy: path.join(KUBERNETES_MANIFESTS_DIR, 'node-admission-policy.yaml'),
 } as const;
 
+/** What decides which functions call the Kubernetes API. */
+export interface KubernetesAccessOptions {
+  /** Spot interruptions are drained (EksGracefulDrainProps.spotInterruptions). @default true */
+  readonly spotInterruptions?: boolean;
+}
+
+/**
+ * Whether apply-deadline deletes pods, and so needs rbac-force-delete.yaml:
+ * with onDeadline=force-delete, and whenever Spot drains are on — a Spot
+ * drain deletes the pods a PDB still holds when its two minutes run out,
+ * whatever onDeadline says (the instance goes anyway). With neither it calls
+ * no Kubernetes API and gets no identity in the cluster.
+ */
+export function applyDeadlineDeletesPods(onDeadline: DeadlinePolicy, options: KubernetesAccessOptions = {}): boolean {
+  return onDeadline === 'force-delete' || (options.spotInterruptions ?? true);
+}
+
 /**
  * The functions that call the Kubernetes API under this policy: apply-deadline
- * only deletes pods, so it needs a Kubernetes identity with force-delete alone.
+ * only deletes pods, so it needs a Kubernetes identity only when it may delete them.
  */
-export function kubernetesFunctions(onDeadline: DeadlinePolicy): KubernetesFunctionKey[] {
-  return KUBERNETES_FUNCTIONS.filter((key) => key !== 'applyDeadline' || onDeadline === 'force-delete');
+export function kubernetesFunctions(onDeadline: DeadlinePolicy, options: KubernetesAccessOptions = {}): KubernetesFunctionKey[] {
+  return KUBERNETES_FUNCTIONS.filter((key) => key !== 'applyDeadline' || applyDeadlineDeletesPods(onDeadline, options));
 }
 
 /** The manifests a cluster needs under this policy. */
-export function kubernetesManifests(onDeadline: DeadlinePolicy, options: { nodeMarks?: boolean } = {}): string[] {
+export function kubernetesManifests(onDeadline: DeadlinePolicy, options: KubernetesAccessOptions & { nodeMarks?: boolean } = {}): string[] {
   return [
     KUBERNETES_MANIFESTS.rbac,
-    ...(onDeadline === 'force-delete' ? [KUBERNETES_MANIFESTS.forceDelete] : []),
+    ...(applyDeadlineDeletesPods(onDeadline, options) ? [KUBERNETES_MANIFESTS.forceDelete] : []),
     ...(options.nodeMarks ? [KUBERNETES_MANIFESTS.nodeMarks] : []),
     KUBERNETES_MANIFESTS.nodeAdmissionPolicy,
   ];

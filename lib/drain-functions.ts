@@ -105,6 +105,12 @@ export interface DrainFunctionsProps {
   readonly autoScalingGroupNames: string[];
   /** What to do with pods still running at the deadline. */
   readonly onDeadline: DeadlinePolicy;
+  /**
+   * Spot interruptions are drained: a Spot drain's deadline deletes the pods
+   * left whatever onDeadline says, so apply-deadline gets a Kubernetes identity.
+   * @default true
+   */
+  readonly spotInterruptions?: boolean;
   /** Drain time limit in seconds; 0 means the hook's global timeout. */
   readonly maxDrainSeconds: number;
   /** Our terminate hook's name: heartbeats and completions name it, events must name it. */
@@ -122,7 +128,7 @@ export interface DrainFunctionsProps {
   readonly metricsNamespace: string;
   /** ARN of the drain state machine, which start-drain starts (formatted, to avoid a dependency cycle). */
   readonly stateMachineArn: string;
-  /** Where failed asynchronous invocations of start-drain go (the lifecycle rule's DLQ). */
+  /** Where failed asynchronous invocations of start-drain go (with their transformed payload: no lifecycle token). */
   readonly startDrainDeadLetterQueue: sqs.IQueue;
   /** How long a lifecycle event stays worth processing by start-drain. */
   readonly startDrainMaxEventAge: Duration;
@@ -163,9 +169,11 @@ export class DrainFunctions extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
 
+    const access = { spotInterruptions: props.spotInterruptions ?? true };
     const commonEnvironment: Record<string, string> = {
       CLUSTER_NAME: props.clusterName,
       DEADLINE_POLICY: props.onDeadline,
+      SPOT_INTERRUPTIONS: String(props.spotInterruptions ?? true),
       MAX_DRAIN_SECONDS: String(props.maxDrainSeconds),
       // What a drain may act on comes from here, never from an event or an execution input.
       AUTO_SCALING_GROUP_NAMES: props.autoScalingGroupNames.join(','),
@@ -186,7 +194,7 @@ export class DrainFunctions extends Construct {
 
     const reserved = props.reservedConcurrency === false ? undefined : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
     // Only the functions that talk to the cluster need its network; the others call public AWS APIs.
-    const inVpc: Array<DrainFunctionKey | OptionalFunctionKey> = [...kubernetesFunctions(props.onDeadline), ...(props.nodeMarks ? ['nodeMarks' as const] : [])];
+    const inVpc: Array<DrainFunctionKey | OptionalFunctionKey> = [...kubernetesFunctions(props.onDeadline, access), ...(props.nodeMarks ? ['nodeMarks' as const] : [])];
     const make = (key: DrainFunctionKey | OptionalFunctionKey): lambda.Function => {
       const spec = key === 'nodeMarks' ? OPTIONAL_FUNCTIONS[key] : FUNCTIONS[key];
       const logGroup = new logs.LogGroup(this, `${pascal(key)}Logs`, {
@@ -268,8 +276,8 @@ export class DrainFunctions extends Construct {
       resources: ['*'],
     }));
     // Only the functions that call the Kubernetes API may learn its endpoint
-    // (apply-deadline only with force-delete: it calls nothing otherwise).
-    for (const fn of kubernetesFunctions(props.onDeadline).map((key) => fns[key]!)) {
+    // (apply-deadline only when it may delete pods: onDeadline=force-delete or Spot drains).
+    for (const fn of kubernetesFunctions(props.onDeadline, access).map((key) => fns[key]!)) {
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
         resources: [clusterArn],

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -42,6 +43,13 @@ export interface DrainMonitoringProps {
   readonly functions: Record<DrainFunctionKey, lambda.Function>;
   /** Where lifecycle events that could not reach start-drain end up. */
   readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Rules whose targets have no EventBridge DLQ (the lifecycle rules: it would
+   * hold the event with its token): an event EventBridge failed to hand to
+   * their function raises an alarm instead (AWS/Events FailedInvocations).
+   * @default - none
+   */
+  readonly rulesWithoutDeadLetterQueue?: events.IRule[];
   /** The groups whose drains the functions report on: their EMF metrics carry one of these names. */
   readonly autoScalingGroupNames: string[];
   /** CloudWatch namespace the functions publish their EMF metrics to. */
@@ -77,6 +85,8 @@ export interface DrainAlarms {
   readonly evictionsForbidden: cloudwatch.Alarm[];
   /** Identity: RefusedInputs ≥ 1 — an event, execution or invocation named an instance no drain may touch. */
   readonly refusedInputs: cloudwatch.Alarm;
+  /** FailedInvocations ≥ 1 of a rule without an EventBridge DLQ (the lifecycle rules), when there is one. */
+  readonly lifecycleEventsUndelivered?: cloudwatch.Alarm;
 }
 
 /**
@@ -294,6 +304,26 @@ export class DrainMonitoring extends Construct {
         + '(its own alarm); an error of start-drain means an event was retried and may reach the dead-letter queue. '
         + 'See the "Lambda errors" graph for the function, then its log group (level ERROR) for the error and the instance.'),
     };
+    // ---- Lifecycle events EventBridge could not hand over (issue 10) ---------
+    // Their rules have no EventBridge DLQ (it would keep the token): this alarm replaces it.
+    const undelivered = (props.rulesWithoutDeadLetterQueue ?? []).map((rule, i) => new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'FailedInvocations',
+      dimensionsMap: { RuleName: rule.ruleName },
+      statistic: 'Sum',
+      period: PERIOD,
+      label: `rule ${i + 1}`,
+    }));
+    if (undelivered.length > 0) {
+      this.alarms = {
+        ...this.alarms,
+        lifecycleEventsUndelivered: alarm('LifecycleEventsUndeliveredAlarm', sumOf(metricFactory, undelivered, 'failedInvocations', 'Failed invocations, lifecycle rules'),
+          'EventBridge could not invoke a drain function with a lifecycle event after its retries (the function deleted or throttled, '
+          + 'its resource policy changed): the event is dropped (these rules keep no dead-letter copy, which would hold the lifecycle token). '
+          + 'The sweep starts the drain of an instance still held by the hook within its interval; check SweepDrainsStarted on the dashboard. '
+          + 'Find the cause in the rule\'s FailedInvocations and the function\'s configuration (CloudTrail: lambda:RemovePermission, DeleteFunction).'),
+      };
+    }
     const allAlarms = [
       this.alarms.executionsFailed,
       ...this.alarms.drainsNearDeadline,
@@ -302,6 +332,7 @@ export class DrainMonitoring extends Construct {
       this.alarms.lambdaErrors,
       ...evictionsForbidden,
       this.alarms.refusedInputs,
+      ...(this.alarms.lifecycleEventsUndelivered ? [this.alarms.lifecycleEventsUndelivered] : []),
     ];
 
     // ---- Dashboard -----------------------------------------------------------

@@ -278,6 +278,7 @@ export class EksGracefulDrain extends Construct {
       clusterName: clusterName,
       autoScalingGroupNames: autoScalingGroupNames,
       onDeadline: props.onDeadline ?? 'force-delete',
+      spotInterruptions: props.spotInterruptions ?? true,
       maxDrainSeconds: props.maxDrainSeconds ?? 0,
       lifecycleHookName: this.lifecycleHooks.lifecycleHookName,
       launchHookName: this.lifecycleHooks.launchHookName,
@@ -298,7 +299,7 @@ export class EksGracefulDrain extends Construct {
     this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
       clusterName: clusterName,
       functions: this.functions,
-      kubernetesFunctions: [...kubernetesFunctions(props.onDeadline ?? 'force-delete'), ...(this.functions.nodeMarks ? ['nodeMarks' as const] : [])],
+      kubernetesFunctions: [...kubernetesFunctions(props.onDeadline ?? 'force-delete', { spotInterruptions: props.spotInterruptions ?? true }), ...(this.functions.nodeMarks ? ['nodeMarks' as const] : [])],
       createAccessEntries: props.createAccessEntries ?? true,
     });
 
@@ -315,6 +316,7 @@ export class EksGracefulDrain extends Construct {
         stateMachine: this.stateMachine,
         functions: this.functions,
         deadLetterQueue: this.lifecycleHooks.deadLetterQueue,
+        rulesWithoutDeadLetterQueue: this.lifecycleHooks.lifecycleRules,
         autoScalingGroupNames: autoScalingGroupNames,
         metricsNamespace: props.metricsNamespace ?? 'EksGracefulDrain',
         alarmTopic: props.alarmTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn),

@@ -14,8 +14,10 @@ export {
   KUBERNETES_FUNCTIONS,
   KUBERNETES_GROUPS,
   KUBERNETES_MANIFESTS,
+  applyDeadlineDeletesPods,
   kubernetesFunctions,
   kubernetesManifests,
+  type KubernetesAccessOptions,
   type KubernetesFunctionKey,
 } from './cluster-access';
 export { DEFAULT_RESERVED_CONCURRENCY } from './drain-functions';

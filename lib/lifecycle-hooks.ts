@@ -46,17 +46,51 @@ export interface DrainLifecycleHooksProps {
 }
 
 /**
+ * What the lifecycle rules hand their function instead of the Auto Scaling
+ * event: the envelope and the detail fields the drain reads
+ * (core/lifecycle-event), never `detail.LifecycleActionToken`, so the token
+ * stays in EventBridge: it is not in the function's invocation payload, its
+ * logs, or a message of start-drain's asynchronous-invocation DLQ (which holds
+ * this payload). A field missing from the event arrives as "" (EventBridge's
+ * rendering of a path that matches nothing), which the parser treats as missing.
+ * `Event` carries a hook's test notification (`autoscaling:TEST_NOTIFICATION`).
+ */
+export const LIFECYCLE_EVENT_INPUT = events.RuleTargetInput.fromObject({
+  'version': events.EventField.fromPath('$.version'),
+  'id': events.EventField.eventId,
+  'detail-type': events.EventField.detailType,
+  'source': events.EventField.source,
+  'account': events.EventField.account,
+  'time': events.EventField.time,
+  'region': events.EventField.region,
+  'detail': {
+    Event: events.EventField.fromPath('$.detail.Event'),
+    AutoScalingGroupName: events.EventField.fromPath('$.detail.AutoScalingGroupName'),
+    LifecycleHookName: events.EventField.fromPath('$.detail.LifecycleHookName'),
+    EC2InstanceId: events.EventField.fromPath('$.detail.EC2InstanceId'),
+    LifecycleTransition: events.EventField.fromPath('$.detail.LifecycleTransition'),
+    Origin: events.EventField.fromPath('$.detail.Origin'),
+    Destination: events.EventField.fromPath('$.detail.Destination'),
+  },
+});
+
+/**
  * The entry point of a drain: a terminating lifecycle hook on each Auto Scaling
  * group (so the instance waits for us), and the EventBridge rule that turns the
- * hook's event into a start-drain invocation. Events that cannot be delivered
- * land in {@link deadLetterQueue} for an operator to look at.
+ * hook's event into a start-drain invocation, through {@link LIFECYCLE_EVENT_INPUT}.
+ * Invocations that fail land in {@link deadLetterQueue} (start-drain's
+ * asynchronous DLQ: the transformed payload, no token) for an operator to look at.
  */
 export class DrainLifecycleHooks extends Construct {
   /** The hook name the rule matches and the workflow completes. */
   public readonly lifecycleHookName: string;
   /** The hooks created here, one per group (none with `existingLifecycleHookName`). */
   public readonly hooks: CfnLifecycleHook[] = [];
-  /** Receives lifecycle events neither EventBridge nor Lambda could deliver to start-drain. */
+  /**
+   * Receives the lifecycle events start-drain failed on (its asynchronous
+   * invocations' DLQ: the transformed payload) and the Spot warnings and
+   * rebalance recommendations EventBridge could not hand to a function.
+   */
   public readonly deadLetterQueue: sqs.Queue;
   public readonly rule: events.Rule;
   /** EC2 Spot interruption warnings → start-drain (unless turned off). */
@@ -157,16 +191,25 @@ export class DrainLifecycleHooks extends Construct {
     });
   }
 
+  /** The rules that carry Auto Scaling lifecycle events: transformed, and without an EventBridge DLQ. */
+  public get lifecycleRules(): events.Rule[] {
+    return this.launchRule ? [this.rule, this.launchRule] : [this.rule];
+  }
+
   /**
    * Sends the lifecycle events to the start-drain function. EventBridge invokes
    * it asynchronously, so its retries only cover handing the event to Lambda;
    * the function's own retries and DLQ (the same queue) cover the invocation.
+   * The lifecycle targets have no EventBridge DLQ: EventBridge writes the
+   * original event there, token included, whatever the input transformer. An
+   * event it could not hand over after its retries is dropped, and the sweep
+   * starts that drain (the instance still waits on our hook).
    */
   public startDrainWith(startDrain: lambda.IFunction): void {
     this.rule.addTarget(new targets.LambdaFunction(startDrain, {
+      event: LIFECYCLE_EVENT_INPUT,
       retryAttempts: 10,
       maxEventAge: this.eventMaxAge,
-      deadLetterQueue: this.deadLetterQueue,
     }));
     // A Spot warning is worth nothing after its two minutes.
     this.spotRule?.addTarget(new targets.LambdaFunction(startDrain, {
@@ -176,14 +219,21 @@ export class DrainLifecycleHooks extends Construct {
     }));
   }
 
-  /** Sends launch actions (warm pools) and rebalance recommendations to the node-marks function. */
+  /**
+   * Sends launch actions (warm pools, through {@link LIFECYCLE_EVENT_INPUT}, no
+   * EventBridge DLQ: see startDrainWith) and rebalance recommendations to the
+   * node-marks function.
+   */
   public nodeMarksWith(nodeMarks: lambda.IFunction): void {
-    for (const rule of [this.launchRule, this.rebalanceRule]) {
-      rule?.addTarget(new targets.LambdaFunction(nodeMarks, {
-        retryAttempts: 10,
-        maxEventAge: Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
-        deadLetterQueue: this.deadLetterQueue,
-      }));
-    }
+    this.launchRule?.addTarget(new targets.LambdaFunction(nodeMarks, {
+      event: LIFECYCLE_EVENT_INPUT,
+      retryAttempts: 10,
+      maxEventAge: Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
+    }));
+    this.rebalanceRule?.addTarget(new targets.LambdaFunction(nodeMarks, {
+      retryAttempts: 10,
+      maxEventAge: Duration.seconds(LAUNCH_HOOK_TIMEOUT_SECONDS),
+      deadLetterQueue: this.deadLetterQueue,
+    }));
   }
 }

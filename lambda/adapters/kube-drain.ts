@@ -11,7 +11,7 @@
  * a PDB take turns on its budget (kube-pdb-share.ts).
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod, daemonSetWouldReturn, isDaemonSetPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
+import { classifyPod, daemonSetWouldReturn, evictionTier, isDaemonSetPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
 import { currentTier, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
 import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../core/node-status';
 import { clampedGraceSeconds, deleteGraceSeconds } from '../core/deadline';
@@ -694,12 +694,15 @@ function safeJson(text: string): ApiStatus | undefined {
  * A pod already terminating whose grace ends too late is deleted again with
  * the grace that puts its end there (see deleteGraceSeconds: the API server
  * counts a shorter grace from the first deletion). Pods the drain leaves stay.
+ * `tiered`: only the pods of the first eviction tier with a pod still to go
+ * (a Spot drain: DaemonSet and critical pods keep their turn).
  */
 export async function forceDeletePods(
   kube: KubeClient,
   nodeName: string,
   hardLimitAt: number,
   onEvent?: (event: DrainEvent) => void,
+  options: { tiered?: boolean } = {},
 ): Promise<number> {
   const now = kube.retry.clock.now();
   const list = await kube.call('list pods', ({ core }, options) =>
@@ -707,9 +710,12 @@ export async function forceDeletePods(
   );
   const endBy = now + clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt) * 1000;
   let deleted = 0;
-  for (const pod of list.items.map(toPodView)) {
+  const pods = list.items.map(toPodView);
+  const tier = options.tiered ? currentTier(pods, now) : undefined;
+  for (const pod of pods) {
     const verdict = classifyPod(pod, now);
     if (verdict.action !== 'evict' && verdict.action !== 'wait') continue;
+    if (tier && evictionTier(pod) !== tier) continue;
     const grace = deleteGraceSeconds(pod, now, endBy);
     if (grace === undefined) continue;
     try {

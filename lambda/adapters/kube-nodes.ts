@@ -87,21 +87,39 @@ export type CordonOutcome = 'cordoned' | 'already-cordoned' | 'node-gone';
  * `current`: the node as just read (by the lookup), saving the first GET.
  */
 export async function cordonNode(kube: KubeClient, name: string, taintValue: string, current?: k8s.V1Node): Promise<CordonOutcome> {
+  return guardedNodePatch(kube, name, 'cordon', (node) => cordonPatch(node, taintValue), { done: 'cordoned', nothingToDo: 'already-cordoned' }, current);
+}
+
+/**
+ * Reads the node, builds a JSON patch from it (guarded by its resourceVersion)
+ * and sends it; a concurrent writer (409/422) makes us read again, five times
+ * at most. An empty patch means there is nothing to change. `current`: the
+ * node as just read, for the first attempt.
+ */
+async function guardedNodePatch<Done extends string, Nothing extends string>(
+  kube: KubeClient,
+  name: string,
+  verb: string,
+  build: (node: k8s.V1Node) => JsonPatchOp[],
+  outcomes: { done: Done; nothingToDo: Nothing },
+  current?: k8s.V1Node,
+): Promise<Done | Nothing | 'node-gone'> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     const node = attempt === 1 && current?.metadata?.name === name ? current : await getNode(kube, name);
     if (!node) return 'node-gone';
-    const patch = cordonPatch(node, taintValue);
-    if (patch.length === 0) return 'already-cordoned';
+    const patch = build(node);
+    if (patch.length === 0) return outcomes.nothingToDo;
     try {
-      await kube.call(`cordon ${name}`, ({ core }, options) => core.patchNode({ name, body: patch }, options));
-      return 'cordoned';
+      await kube.call(`${verb} ${name}`, ({ core }, options) => core.patchNode({ name, body: patch }, options));
+      return outcomes.done;
     } catch (err) {
-      if (err instanceof KubeApiError && (err.status === 409 || err.status === 422) && attempt < 5) continue;
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 422)) continue;
       if (err instanceof KubeApiError && err.status === 404) return 'node-gone';
       throw err;
     }
   }
-  throw new KubeApiError(`cordon ${name}: the node kept changing under us`, 409, true);
+  // Five conflicts in a row: retryable, the state machine's Retry tries again later.
+  throw new KubeApiError(`${verb} ${name}: the node kept changing under us`, 409, true);
 }
 
 export type UncordonOutcome = 'uncordoned' | 'not-ours' | 'node-gone';
@@ -113,21 +131,7 @@ export type UncordonOutcome = 'uncordoned' | 'not-ours' | 'node-gone';
  * Guarded by the resourceVersion like the cordon.
  */
 export async function uncordonNode(kube: KubeClient, name: string): Promise<UncordonOutcome> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    const node = await getNode(kube, name);
-    if (!node) return 'node-gone';
-    const patch = uncordonPatch(node);
-    if (patch.length === 0) return 'not-ours';
-    try {
-      await kube.call(`uncordon ${name}`, ({ core }, options) => core.patchNode({ name, body: patch }, options));
-      return 'uncordoned';
-    } catch (err) {
-      if (err instanceof KubeApiError && (err.status === 409 || err.status === 422) && attempt < 5) continue;
-      if (err instanceof KubeApiError && err.status === 404) return 'node-gone';
-      throw err;
-    }
-  }
-  throw new KubeApiError(`uncordon ${name}: the node kept changing under us`, 409, true);
+  return guardedNodePatch(kube, name, 'uncordon', uncordonPatch, { done: 'uncordoned', nothingToDo: 'not-ours' });
 }
 
 export function uncordonPatch(node: k8s.V1Node): JsonPatchOp[] {

@@ -11,7 +11,11 @@ interface LifecycleFields {
   instanceId: string;
   autoScalingGroupName: string;
   lifecycleHookName: string;
-  /** sha256 prefix of the token: log correlation only (the token itself goes no further). */
+  /**
+   * sha256 prefix of the token, only when the event still carries one (a
+   * direct invocation): the rule's input transformer keeps the token in
+   * EventBridge, so a delivered event has none and this stays undefined.
+   */
   tokenHash?: string;
 }
 
@@ -43,6 +47,8 @@ export const REBALANCE_DETAIL_TYPE = 'EC2 Instance Rebalance Recommendation';
  * - launch action → launch (Origin WarmPool: a node coming back)
  * - Spot interruption warning → spot-interruption; rebalance recommendation → rebalance
  * - any other event → ignore; fields missing or malformed → invalid
+ * The lifecycle token is not needed (and not in what the rule delivers); a
+ * field that is "" (how EventBridge renders a path missing from the event) is missing.
  */
 export function parseDrainEvent(event: unknown): ParsedEvent {
   if (!isRecord(event)) return { kind: 'invalid', reason: 'event is not an object' };
@@ -58,15 +64,18 @@ export function parseDrainEvent(event: unknown): ParsedEvent {
   const autoScalingGroupName = text(detail.AutoScalingGroupName);
   const lifecycleHookName = text(detail.LifecycleHookName);
   const instanceId = text(detail.EC2InstanceId);
-  const token = text(detail.LifecycleActionToken);
   const partial = { autoScalingGroupName, lifecycleHookName, instanceId: instanceId && INSTANCE_ID.test(instanceId) ? instanceId : undefined };
-  if (!autoScalingGroupName || !lifecycleHookName || !instanceId || !token) {
-    const missing = Object.entries({ AutoScalingGroupName: autoScalingGroupName, LifecycleHookName: lifecycleHookName, EC2InstanceId: instanceId, LifecycleActionToken: token })
+  if (!autoScalingGroupName || !lifecycleHookName || !instanceId) {
+    const missing = Object.entries({ AutoScalingGroupName: autoScalingGroupName, LifecycleHookName: lifecycleHookName, EC2InstanceId: instanceId })
       .flatMap(([field, value]) => (value ? [] : [field]));
     return { kind: 'invalid', reason: `missing or invalid: ${missing.join(', ')}`, partial };
   }
   if (!INSTANCE_ID.test(instanceId)) return { kind: 'invalid', reason: 'EC2InstanceId is not an instance id', partial };
-  const fields: LifecycleFields = { instanceId, autoScalingGroupName, lifecycleHookName, tokenHash: tokenHash(token) };
+  // The rule's input transformer leaves the token out: heartbeat and complete
+  // go by instance id, group and hook. Only an event handed over untransformed
+  // (a direct invocation) still carries one; its hash then correlates the logs.
+  const token = text(detail.LifecycleActionToken);
+  const fields: LifecycleFields = { instanceId, autoScalingGroupName, lifecycleHookName, ...(token ? { tokenHash: tokenHash(token) } : {}) };
   return terminate
     ? { kind: 'terminate', destination: detail.Destination === 'WarmPool' ? 'WarmPool' : 'EC2', ...fields }
     : { kind: 'launch', origin: detail.Origin === 'WarmPool' ? 'WarmPool' : 'EC2', ...fields };

@@ -56,6 +56,12 @@ export function decideAfterRound(state: DrainState, summary: DrainSummary, now: 
   }
   const hardStop = ms(deadline.hardLimitAt) - COMPLETION_SAFETY_SECONDS * 1000;
   if (deadline.actedAt) {
+    // A Spot drain deletes tier by tier (DaemonSet and critical pods last): a
+    // later tier that a PDB still holds when its turn comes goes back to the
+    // deadline policy, which deletes it with the time then left.
+    if (state.spot && now < ms(deadline.hardLimitAt) && (summary.blockedByPdb.length > 0 || summary.misconfigured.length > 0)) {
+      return { next: 'deadline' };
+    }
     // Pods were force-deleted with a grace clamped to the time left; wait for
     // them, but complete before the hook's own limit whatever happens.
     if (now >= hardStop - MIN_WAIT_MS) {

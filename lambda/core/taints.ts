@@ -33,8 +33,9 @@ export const toleratesAll = (tolerations: readonly Toleration[], taints: readonl
   taints.every((taint) => tolerations.some((t) => toleratesTaint(t, taint)));
 
 /**
- * Our taint's value is the drain's token hash, different for every drain, so
- * only an `Exists` toleration (of our key, or of every key) can tolerate it.
+ * Our taint's value names the drain: the instance id (or the token hash an
+ * event handed over directly still carried), so only an `Exists` toleration
+ * (of our key, or of every key) is meant to tolerate it.
  */
 export const toleratesDrainTaint = (tolerations: readonly Toleration[]): boolean =>
   tolerations.some(

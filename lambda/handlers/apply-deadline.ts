@@ -5,6 +5,10 @@
  *   limit comes, and complete with CONTINUE;
  * - continue: complete with CONTINUE now (the instance terminates, pods and all);
  * - abandon: complete with ABANDON now (also skips the group's other hooks).
+ * A Spot drain's policy is force-delete whatever onDeadline says (see
+ * spotDeadlinePolicy in ./target): at the interruption's deadline the pods a
+ * PDB still holds are deleted, one eviction tier at a time (DaemonSet and
+ * critical pods last: the next tier comes back here if a PDB holds it too).
  * Never silent: a metric, a warning log line, and the reason in the result.
  */
 import type { DrainState } from '../core/drain-state';
@@ -31,7 +35,8 @@ export const makeApplyDeadline = workflowStep<DrainState, 'hooks' | 'kube' | 'ec
     logger.warn('the deadline is not reached yet: nothing forced', { actAt: derived.deadline.actAt });
     return { ...input, deadline: derived.deadline, next: 'wait', waitUntil: derived.deadline.actAt };
   }
-  // Only force-delete touches the cluster (and only then has this function an identity there).
+  // Only force-delete touches the cluster (and only then has this function an
+  // identity there: onDeadline=force-delete, or Spot drains on).
   const node = derived.deadline.policy === 'force-delete' ? await nodeOf(deps, check.target, timeLeftMs, { candidate: input.nodeName }) : undefined;
   if (derived.deadline.policy === 'force-delete' && !node) {
     return { ...input, nodeName: null, next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'node-not-found' } };
@@ -39,11 +44,12 @@ export const makeApplyDeadline = workflowStep<DrainState, 'hooks' | 'kube' | 'ec
   const state: DrainState = { ...input, nodeName: node?.name ?? input.nodeName, spot: derived.spot, deadline: { ...derived.deadline, actedAt: input.deadline?.actedAt } };
   const deadline = state.deadline!;
   if (!deadline) throw new Error('ApplyDeadlinePolicy needs the deadline');
-  count(metrics, Metric.DeadlinesReached);
+  // A Spot drain may come back for a later tier: the deadline was reached once.
+  if (!input.deadline?.actedAt) count(metrics, Metric.DeadlinesReached);
   const historyEvents = state.loop.historyEvents + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
   const loop = { ...state.loop, historyEvents };
   const remaining = state.summary;
-  logger.warn(`deadline reached with pods still on the node: applying ${deadline.policy}`, {
+  logger.warn(`deadline reached with pods still on the node: applying ${deadline.policy}${state.spot ? ' (Spot interruption)' : ''}`, {
     hardLimitAt: deadline.hardLimitAt,
     evictable: remaining?.evictable,
     terminating: remaining?.terminating,
@@ -55,8 +61,12 @@ export const makeApplyDeadline = workflowStep<DrainState, 'hooks' | 'kube' | 'ec
     return { ...state, loop, next: 'complete', result: { lifecycleResult, reason: `deadline-${deadline.policy}` } };
   }
 
-  const deleted = await forceDeletePods(deps.kube(timeLeftMs), node!.name, Date.parse(deadline.hardLimitAt), (event) =>
-    logger.warn(`force-deleted ${event.pod}`, { event }),
+  const deleted = await forceDeletePods(
+    deps.kube(timeLeftMs),
+    node!.name,
+    Date.parse(deadline.hardLimitAt),
+    (event) => logger.warn(`force-deleted ${event.pod}`, { event }),
+    { tiered: Boolean(state.spot) },
   );
   count(metrics, Metric.PodsForceDeleted, deleted);
   const now = clock.now();

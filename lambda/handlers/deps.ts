@@ -24,6 +24,12 @@ import { createObservability, type Observability } from './observability';
 export interface HandlerConfig {
   clusterName: string;
   deadlinePolicy: DeadlinePolicy;
+  /**
+   * Spot interruptions are drained (SPOT_INTERRUPTIONS, default true): apply-deadline
+   * then has the role that deletes pods, and a Spot drain's deadline deletes
+   * the pods left whatever deadlinePolicy says.
+   */
+  spotInterruptions?: boolean;
   /** 0: as long as the hook allows. */
   maxDrainSeconds: number;
   /** How long one drain round may keep watching and evicting. */
@@ -84,6 +90,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HandlerConf
   return {
     clusterName: env.CLUSTER_NAME ?? '',
     deadlinePolicy: policy as DeadlinePolicy,
+    spotInterruptions: env.SPOT_INTERRUPTIONS !== 'false',
     maxDrainSeconds: Number(env.MAX_DRAIN_SECONDS ?? 0) || 0,
     watchSeconds: Number(env.WATCH_SECONDS ?? 60) || 0,
     stateMachineArn: env.STATE_MACHINE_ARN,

@@ -10,7 +10,9 @@
  * An event too broken to parse but naming its instance is still drained (the
  * instance is checked like any other); one that does not even say which
  * instance fails the invocation, so it lands in the dead-letter queue and the
- * DLQ alarm fires.
+ * DLQ alarm fires. What reaches it is the rule's input transformer's output
+ * (lib/lifecycle-hooks LIFECYCLE_EVENT_INPUT): never the lifecycle token, so
+ * neither this function's payload, its logs nor its DLQ hold one.
  */
 import type { Context } from 'aws-lambda';
 import { parseDrainEvent } from '../core/lifecycle-event';
@@ -41,7 +43,10 @@ export const makeStartDrain =
       return { outcome: 'refused', reason };
     };
     try {
-      const envelope = (typeof event === 'object' && event !== null ? event : {}) as { account?: unknown; region?: unknown };
+      const envelope = (typeof event === 'object' && event !== null ? event : {}) as { account?: unknown; region?: unknown; id?: unknown };
+      // The EventBridge event id correlates this invocation with the event (and
+      // its execution, named in the same log line); the lifecycle token never gets here.
+      if (typeof envelope.id === 'string' && /^[0-9A-Za-z-]{1,64}$/.test(envelope.id)) logger.appendKeys({ eventId: envelope.id });
       if (config.accountId && envelope.account !== config.accountId) return refuse(`the event comes from account ${String(envelope.account).slice(0, 20)}, not ${config.accountId}`);
       if (config.region && envelope.region !== config.region) return refuse(`the event comes from region ${String(envelope.region).slice(0, 30)}, not ${config.region}`);
 

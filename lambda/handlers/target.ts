@@ -14,7 +14,7 @@
  */
 import { INSTANCE_ID, TERMINATE_WAIT_STATES, spotInterruption, terminationActivity, type SpotInstanceAction } from '../core/claims';
 import { computeDeadline } from '../core/deadline';
-import type { DrainState, LifecycleAction } from '../core/drain-state';
+import type { DeadlinePolicy, DrainState, LifecycleAction } from '../core/drain-state';
 import type { Ec2Instance } from '../adapters/instances';
 import type { HookSettings } from '../adapters/lifecycle';
 import type { BaseDeps, DepsWith } from './deps';
@@ -106,6 +106,20 @@ export interface DerivedDrain {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
+ * A Spot drain's deadline policy: force-delete whatever onDeadline says. Its
+ * continue/abandon choice means nothing there (EC2 takes the instance at the
+ * interruption either way), and the pods a PDB still holds are better stopped
+ * with their grace clamped to the time left than killed with the instance.
+ * apply-deadline may delete pods whenever Spot drains are on
+ * (lib/cluster-access.ts applyDeadlineDeletesPods); with spotInterruptions off
+ * and onDeadline continue or abandon it has no identity in the cluster, and a
+ * lifecycle drain that finds its instance marked for interruption keeps that policy.
+ */
+export function spotDeadlinePolicy(config: Pick<BaseDeps['config'], 'deadlinePolicy' | 'spotInterruptions'>): DeadlinePolicy {
+  return config.deadlinePolicy === 'force-delete' || config.spotInterruptions !== false ? 'force-delete' : config.deadlinePolicy;
+}
+
+/**
  * The drain's facts: the action (group, our hook, when the termination
  * started), the hook's timeouts and the deadline. A Spot drain's deadline is
  * the interruption (notice + 2 min), its policy force-delete whatever
@@ -134,9 +148,10 @@ export async function deriveDrain(deps: DepsWith<'hooks'>, target: DrainTarget, 
     ...(activityId ? { activityId } : {}),
     startedAt: iso(startedAt),
   };
+  const policy = target.spot ? spotDeadlinePolicy(config) : config.deadlinePolicy;
   const deadline = target.spot
-    ? computeDeadline({ startedAt: target.spot.noticeAt, globalTimeoutSeconds: SPOT_NOTICE_SECONDS, maxDrainSeconds: 0, policy: config.deadlinePolicy === 'force-delete' ? 'force-delete' : 'continue' })
-    : computeDeadline({ startedAt, globalTimeoutSeconds: hook!.globalTimeoutSeconds, maxDrainSeconds: config.maxDrainSeconds, policy: config.deadlinePolicy });
+    ? computeDeadline({ startedAt: target.spot.noticeAt, globalTimeoutSeconds: SPOT_NOTICE_SECONDS, maxDrainSeconds: 0, policy })
+    : computeDeadline({ startedAt, globalTimeoutSeconds: hook!.globalTimeoutSeconds, maxDrainSeconds: config.maxDrainSeconds, policy });
   return {
     action,
     hook,
@@ -144,9 +159,7 @@ export async function deriveDrain(deps: DepsWith<'hooks'>, target: DrainTarget, 
       hookExpiresAt: iso(deadline.hookExpiresAt),
       hardLimitAt: iso(deadline.hardLimitAt),
       actAt: iso(deadline.actAt),
-      // A Spot drain force-deletes when the deployment allows it (onDeadline=force-delete,
-      // the only policy under which apply-deadline may delete pods); otherwise the pods go with the instance.
-      policy: target.spot ? (config.deadlinePolicy === 'force-delete' ? 'force-delete' : 'continue') : config.deadlinePolicy,
+      policy,
     },
     spot: target.spot ? { noticeAt: iso(target.spot.noticeAt), instanceAction: target.spot.instanceAction } : undefined,
   };

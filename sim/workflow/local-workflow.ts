@@ -52,6 +52,7 @@ import { makeNodeMarks, type NodeMarksResult } from '../../lambda/handlers/node-
 import { makeStartDrain, type StartDrainResult } from '../../lambda/handlers/start-drain';
 import { makeSweep, type SweepResult } from '../../lambda/handlers/sweep';
 import { captureObservability, type CapturedObservability } from '../observability';
+import { SimulatedEventBridge } from '../aws/eventbridge';
 import type { FakeKubeServer } from '../kube/server';
 import type { VirtualClock } from '../virtual-clock';
 import { synthesizeWorkflow, type AslDefinition, type AslState, type SynthesizedWorkflow } from './synth';
@@ -167,6 +168,8 @@ export class LocalWorkflow {
   readonly synth: SynthesizedWorkflow;
   readonly observability: CapturedObservability;
   readonly executions = new Map<string, ExecutionRecord>();
+  /** The synthesized rules between an event and start-drain / node-marks: pattern, input transformer, DLQs. */
+  readonly eventBridge: SimulatedEventBridge;
   private readonly handlers = {} as Record<DrainFunctionKey, Handler>;
   private readonly functionOfArn = new Map<string, DrainFunctionKey>();
   private readonly sfnMock = mockClient(SFNClient);
@@ -185,6 +188,7 @@ export class LocalWorkflow {
   constructor(private readonly options: LocalWorkflowOptions) {
     this.clock = options.clock;
     this.synth = synthesizeWorkflow(options.props);
+    this.eventBridge = new SimulatedEventBridge(this.synth.eventRules, this.synth.functionDeadLetterQueues);
     this.observability = options.observability ?? captureObservability();
     this.installInCluster();
     for (const [key, arn] of Object.entries(this.synth.functionArns) as Array<[DrainFunctionKey, string]>) {
@@ -245,10 +249,10 @@ export class LocalWorkflow {
   /** Results of the scheduled sweeps so far. */
   readonly sweepsRun: Array<Promise<SweepResult | { error: Error }>> = [];
 
-  /** Delivers an event to the node-marks function (launch actions, rebalance recommendations). */
+  /** Delivers an event to the node-marks function (launch actions, rebalance recommendations) through its rule, as EventBridge does. */
   deliverToNodeMarks(event: unknown): Promise<NodeMarksResult> {
     if (!this.handlers.nodeMarks) throw new Error('node-marks is not deployed: set warmPools or cordonOnRebalanceRecommendation');
-    return this.invoke('nodeMarks', event) as Promise<NodeMarksResult>;
+    return this.eventBridge.deliver(this.synth.functionArns.nodeMarks, event, (payload) => this.invoke('nodeMarks', payload)) as Promise<NodeMarksResult>;
   }
 
   /**
@@ -262,7 +266,7 @@ export class LocalWorkflow {
     const kube = this.options.kube;
     const onDeadline = this.options.props?.onDeadline ?? 'force-delete';
     const nodeMarks = Boolean(this.options.props?.warmPools || this.options.props?.cordonOnRebalanceRecommendation);
-    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline, { nodeMarks }).map((file) => readFileSync(file, 'utf8'));
+    const manifests = this.options.kubernetesManifests ?? kubernetesManifests(onDeadline, { nodeMarks, spotInterruptions: this.options.props?.spotInterruptions }).map((file) => readFileSync(file, 'utf8'));
     for (const manifest of manifests) kube.apply(manifest);
     for (const [key, groups] of Object.entries(this.synth.kubernetesGroups) as Array<[DrainFunctionKey, string[]]>) {
       const token = `k8s-aws-v1.${key}-${randomUUID()}`;
@@ -272,8 +276,20 @@ export class LocalWorkflow {
     }
   }
 
-  /** Delivers an EventBridge event to the start-drain function, as the rule does (asynchronous invocation). */
-  async deliver(event: unknown): Promise<StartDrainResult> {
+  /**
+   * Delivers an EventBridge event to the start-drain function as the rule does:
+   * only if it matches the rule's pattern (else this throws: use
+   * invokeFunction for a direct invocation), through the target's input
+   * transformer; a failed invocation leaves the payload in eventBridge.deadLetters.
+   * With service limits, the asynchronous invocation retries as Lambda does
+   * (see invokeAsync) before the payload counts as failed.
+   */
+  deliver(event: unknown): Promise<StartDrainResult> {
+    return this.eventBridge.deliver(this.synth.functionArns.startDrain, event, (payload) => this.invokeAsync(payload)) as Promise<StartDrainResult>;
+  }
+
+  /** Lambda's asynchronous invocation of start-drain: throttles and errors retried (only when limits are modelled). */
+  private async invokeAsync(event: unknown): Promise<StartDrainResult> {
     if (!this.options.limits) return this.invoke('startDrain', event) as Promise<StartDrainResult>;
     const received = this.clock.now();
     let throttleDelay = 1_000;

@@ -9,6 +9,7 @@ import type { DrainFunctionKey as RequiredFunctionKey, OptionalFunctionKey } fro
 
 type DrainFunctionKey = RequiredFunctionKey | OptionalFunctionKey;
 import { EksGracefulDrain, EksGracefulDrainProps } from '../../lib/graceful-drain';
+import type { EventRule } from '../aws/eventbridge';
 
 export const TEST_ACCOUNT = '123456789012';
 export const TEST_REGION = 'us-east-1';
@@ -40,6 +41,10 @@ export interface SynthesizedWorkflow {
   /** Name and ARN of the state machine (also STATE_MACHINE_ARN of start-drain). */
   stateMachineName: string;
   stateMachineArn: string;
+  /** The EventBridge rules as synthesized (pattern, targets with their input and DLQ), for sim/aws/eventbridge. */
+  eventRules: EventRule[];
+  /** Each function's asynchronous-invocation DLQ (its DeadLetterConfig), by function ARN. */
+  functionDeadLetterQueues: Record<string, string | undefined>;
 }
 
 /** The parts of an ASL definition tests read; states stay loosely typed. */
@@ -98,6 +103,7 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
   const timeoutSeconds = {} as Record<DrainFunctionKey, number>;
   const roleArns = {} as Record<DrainFunctionKey, string>;
   const kubernetesGroups: Partial<Record<DrainFunctionKey, string[]>> = {};
+  const functionDeadLetterQueues: Record<string, string | undefined> = {};
   const accessEntries = Object.values(json.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry');
   for (const [key, fn] of Object.entries(drain.functions) as Array<[DrainFunctionKey, NonNullable<EksGracefulDrain['functions'][DrainFunctionKey]>]>) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
@@ -111,7 +117,16 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
     const mapped = drain.clusterAccess.kubernetesGroups[key as keyof typeof drain.clusterAccess.kubernetesGroups];
     if (entry) kubernetesGroups[key] = entry.Properties.KubernetesGroups as string[];
     else if (accessEntries.length === 0 && mapped) kubernetesGroups[key] = [mapped];
+    functionDeadLetterQueues[functionArns[key]] = properties.DeadLetterConfig ? (resolve(properties.DeadLetterConfig.TargetArn) as string) : undefined;
   }
+  const eventRules: EventRule[] = Object.entries(json.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
+    .map(([logicalId, r]) => ({
+      name: logicalId,
+      arn: resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string,
+      pattern: resolve(r.Properties.EventPattern) as EventRule['pattern'],
+      targets: resolve(r.Properties.Targets ?? []) as EventRule['targets'],
+    }));
 
   return {
     definition,
@@ -122,6 +137,8 @@ export function synthesizeWorkflow(props: Partial<EksGracefulDrainProps> = {}): 
     roleArns,
     stateMachineName,
     stateMachineArn: `arn:${TEST_PARTITION}:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:${stateMachineName}`,
+    eventRules,
+    functionDeadLetterQueues,
   };
 }
 

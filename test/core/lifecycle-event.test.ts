@@ -48,6 +48,30 @@ describe('parseDrainEvent', () => {
     expect(JSON.stringify(parsed)).not.toContain(TOKEN);
   });
 
+  it('needs no token: what the rule delivers (its input transformer drops it) parses, without a tokenHash', () => {
+    // Arrange: the transformer forwards every field the parser reads; a path
+    // missing from the event (here Event) arrives as "".
+    const { detail } = lifecycleEvent();
+    const { LifecycleActionToken: _token, NotificationMetadata: _metadata, ...forwarded } = detail;
+    void _token;
+    void _metadata;
+    const delivered = lifecycleEvent({}, {}) as Record<string, unknown>;
+    delete delivered.resources;
+    delivered.detail = { Event: '', ...forwarded };
+
+    // Act
+    const parsed = parseDrainEvent(delivered);
+
+    // Assert
+    expect(parsed).toEqual({
+      kind: 'terminate',
+      destination: 'EC2',
+      autoScalingGroupName: 'my-asg',
+      lifecycleHookName: 'my-hook',
+      instanceId: 'i-0123456789abcdef0',
+    });
+  });
+
   it('drains a scale-in to a warm pool like a termination', () => {
     // Act
     const parsed = parseDrainEvent(lifecycleEvent({ Destination: 'WarmPool' }));
@@ -90,7 +114,7 @@ describe('parseDrainEvent', () => {
 
   it('reports missing fields as invalid, with what it could read', () => {
     // Arrange
-    const event = lifecycleEvent({ LifecycleActionToken: undefined, LifecycleHookName: '' });
+    const event = lifecycleEvent({ LifecycleActionToken: undefined, LifecycleHookName: '', AutoScalingGroupName: undefined });
 
     // Act
     const parsed = parseDrainEvent(event);
@@ -98,8 +122,8 @@ describe('parseDrainEvent', () => {
     // Assert
     expect(parsed).toEqual({
       kind: 'invalid',
-      reason: 'missing or invalid: LifecycleHookName, LifecycleActionToken',
-      partial: { autoScalingGroupName: 'my-asg', lifecycleHookName: undefined, instanceId: 'i-0123456789abcdef0' },
+      reason: 'missing or invalid: AutoScalingGroupName, LifecycleHookName',
+      partial: { autoScalingGroupName: undefined, lifecycleHookName: undefined, instanceId: 'i-0123456789abcdef0' },
     });
   });
 

@@ -186,6 +186,23 @@ describe('decideAfterRound: the deadline', () => {
     expect(routing).toEqual({ next: 'wait', waitUntil: iso(HARD_STOP - MIN_WAIT_MS) });
   });
 
+  describe('a Spot drain deletes tier by tier', () => {
+    // Notice at STARTED_AT: the interruption two minutes later, the deletion a minute before it.
+    const spot = { noticeAt: iso(STARTED_AT), instanceAction: 'terminate' as const };
+    const INTERRUPT_AT = STARTED_AT + 2 * MINUTE;
+    const acted = () => ({ ...drainState({ startedAt: STARTED_AT }), spot, deadline: { hookExpiresAt: iso(INTERRUPT_AT), hardLimitAt: iso(INTERRUPT_AT), actAt: iso(STARTED_AT + MINUTE), actedAt: iso(STARTED_AT + MINUTE), policy: 'force-delete' as const } });
+    const held = summary({ evictable: 1, tier: 'critical', blockedByPdb: [{ pod: 'kube-system/coredns-1', pdb: 'kube-system/coredns' }] });
+
+    test.each([
+      ['a later tier a PDB holds: back to the deadline policy', acted(), held, STARTED_AT + 90 * SECOND, { next: 'deadline' }],
+      ['a later tier with a misconfigured PDB: back to the deadline policy', acted(), summary({ evictable: 1, blockedByPdb: [], misconfigured: [{ pod: 'a/b', pdbs: ['a/x', 'a/y'] }] }), STARTED_AT + 90 * SECOND, { next: 'deadline' }],
+      ['past the interruption: complete, nothing left to save', acted(), held, INTERRUPT_AT, { next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'deadline-force-deleted' } }],
+      ['a lifecycle drain that acted: it deleted every tier at once, nothing to come back for', { ...acted(), spot: undefined }, held, STARTED_AT + 88 * SECOND, { next: 'complete', result: { lifecycleResult: 'CONTINUE', reason: 'deadline-force-deleted' } }],
+    ] as const)('%s', (_name, state, roundSummary, now, expected) => {
+      expect(decideAfterRound(state as DrainState, roundSummary, now)).toEqual(expected);
+    });
+  });
+
   test('after acting, the completion is still routed before the hook expires with a history budget spent', () => {
     // Arrange
     const state = drainState({ actedAt: ACT_AT, lastBeatAt: ACT_AT, historyEvents: 20_000 });

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { App } from 'aws-cdk-lib';
 import { parseAllDocuments } from 'yaml';
-import { KUBERNETES_FUNCTIONS, KUBERNETES_GROUPS, KUBERNETES_MANIFESTS, kubernetesFunctions } from '../../lib/cluster-access';
+import { KUBERNETES_FUNCTIONS, KUBERNETES_GROUPS, KUBERNETES_MANIFESTS, applyDeadlineDeletesPods, kubernetesFunctions, kubernetesManifests } from '../../lib/cluster-access';
 import type { DrainFunctionKey } from '../../lib/drain-functions';
 import { drainPropsFromContext, EksGracefulDrainStack } from '../../lib/stack';
 import { synthesizeStack } from '../../sim/workflow/synth';
@@ -28,11 +28,26 @@ describe('ClusterAccess', () => {
     expect(describersOf({ stack, drain, template } as never)).toEqual([...KUBERNETES_FUNCTIONS].sort());
   });
 
-  test.each(['continue', 'abandon'] as const)('with onDeadline=%s, apply-deadline calls no Kubernetes API: no DescribeCluster, no access entry', (onDeadline) => {
-    const built = synthesizeStack({ onDeadline });
+  test.each(['continue', 'abandon'] as const)('with onDeadline=%s and no Spot drains, apply-deadline calls no Kubernetes API: no DescribeCluster, no access entry', (onDeadline) => {
+    const built = synthesizeStack({ onDeadline, spotInterruptions: false });
     expect(describersOf(built)).toEqual(['cordon', 'drainStep', 'prepare']);
     expect(Object.keys(built.drain.clusterAccess.accessEntries).sort()).toEqual(['cordon', 'drainStep', 'prepare']);
-    expect(kubernetesFunctions(onDeadline)).toEqual(['prepare', 'cordon', 'drainStep']);
+    expect(kubernetesFunctions(onDeadline, { spotInterruptions: false })).toEqual(['prepare', 'cordon', 'drainStep']);
+    expect(kubernetesManifests(onDeadline, { spotInterruptions: false })).not.toContain(KUBERNETES_MANIFESTS.forceDelete);
+  });
+
+  test.each(['continue', 'abandon'] as const)('with onDeadline=%s and Spot drains on (the default), apply-deadline may delete pods: a Spot drain deletes what a PDB still holds at the interruption', (onDeadline) => {
+    const built = synthesizeStack({ onDeadline });
+    expect(describersOf(built)).toEqual([...KUBERNETES_FUNCTIONS].sort());
+    expect(Object.keys(built.drain.clusterAccess.accessEntries).sort()).toEqual([...KUBERNETES_FUNCTIONS].sort());
+    expect(kubernetesFunctions(onDeadline)).toEqual([...KUBERNETES_FUNCTIONS]);
+    expect(kubernetesManifests(onDeadline)).toContain(KUBERNETES_MANIFESTS.forceDelete);
+    expect(applyDeadlineDeletesPods(onDeadline)).toBe(true);
+  });
+
+  test('with onDeadline=force-delete, apply-deadline may delete pods with or without Spot drains', () => {
+    expect(describersOf(synthesizeStack({ spotInterruptions: false }))).toEqual([...KUBERNETES_FUNCTIONS].sort());
+    expect(kubernetesManifests('force-delete', { spotInterruptions: false })).toContain(KUBERNETES_MANIFESTS.forceDelete);
   });
 
   test('one STANDARD access entry per Kubernetes-facing role, each in its function\'s own group, without access policies', () => {

@@ -190,8 +190,8 @@ describe('alarms', () => {
   const { alarms, alarm, template, logicalId, drain } = synth();
   const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
 
-  test('seven, each ≥ 1 in one 5-minute period, missing data not breaching, ALARM and OK to the topic, with a description', () => {
-    expect(alarms).toHaveLength(7);
+  test('eight, each ≥ 1 in one 5-minute period, missing data not breaching, ALARM and OK to the topic, with a description', () => {
+    expect(alarms).toHaveLength(8);
     for (const a of alarms) {
       expect({
         id: a.id,
@@ -256,6 +256,22 @@ describe('alarms', () => {
     expect([a.Metrics[0].MetricStat.Stat, a.Metrics[0].MetricStat.Period]).toEqual(['Maximum', 300]);
   });
 
+  test('a lifecycle event EventBridge could not hand over (its rules keep no DLQ copy): the rules\' FailedInvocations', () => {
+    // Arrange: with warm pools, the launch rule carries lifecycle events too
+    const warm = synth({ warmPools: true });
+
+    // Assert
+    expect(metricsOf(alarm('LifecycleEventsUndeliveredAlarm'))).toEqual([
+      { expression: 'FILL(failedInvocations0, 0)' },
+      { metric: ['AWS/Events', 'FailedInvocations', 'RuleName', logicalId(drain.lifecycleHooks.rule)] },
+    ]);
+    expect(metricsOf(warm.alarm('LifecycleEventsUndeliveredAlarm'))).toEqual([
+      { expression: 'FILL(failedInvocations0, 0) + FILL(failedInvocations1, 0)' },
+      { metric: ['AWS/Events', 'FailedInvocations', 'RuleName', warm.logicalId(warm.drain.lifecycleHooks.rule)] },
+      { metric: ['AWS/Events', 'FailedInvocations', 'RuleName', warm.logicalId(warm.drain.lifecycleHooks.launchRule!)] },
+    ]);
+  });
+
   test('an error in any function: the sum of their Errors', () => {
     const functionIds = Object.values(drain.functions).map(logicalId);
     expect(metricsOf(alarm('LambdaErrorsAlarm'))).toEqual([
@@ -277,7 +293,7 @@ describe('alarms', () => {
     const nearDeadline = many.alarms.filter((a) => a.id.startsWith('DrainMonitoringDrainsNearDeadlineAlarm'));
     expect(nearDeadline.map((a) => a.Metrics.length - 1)).toEqual([10, 2]);
     expect(nearDeadline[1].AlarmDescription).toContain('asg-10, asg-11');
-    expect(many.alarms).toHaveLength(10);
+    expect(many.alarms).toHaveLength(11);
   });
 
   test('the created topic is encrypted with a rotated key CloudWatch may use, and refuses plain HTTP', () => {
@@ -302,7 +318,7 @@ describe('configuration', () => {
     const { template, alarms } = synth({ alarmTopicArn: TOPIC_ARN });
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(8);
     for (const a of alarms) expect([a.AlarmActions, a.OKActions]).toEqual([[TOPIC_ARN], [TOPIC_ARN]]);
   });
 

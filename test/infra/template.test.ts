@@ -1,4 +1,6 @@
+import { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
 import { synthesizeStack, synthesizeWorkflow, TEST_ACCOUNT, TEST_REGION } from '../../sim/workflow/synth';
 
 const asgArn = (name: string) => ({
@@ -84,17 +86,47 @@ describe('EksGracefulDrain template', () => {
       });
     });
 
-    test('targets start-drain with a retry policy and the dead-letter queue', () => {
-      const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
-      expect(json.Resources[logicalId(drain.lifecycleHooks.rule)].Properties).toMatchObject({
-        Targets: [{
-          Arn: { 'Fn::GetAtt': [logicalId(drain.functions.startDrain), 'Arn'] },
-          Id: expect.any(String),
-          // Events older than the heartbeat timeout are for actions that already timed out.
-          RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 900 },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
-        }],
+    test('targets start-drain with a retry policy, through an input transformer, and no EventBridge DLQ (it would hold the original event)', () => {
+      const [target] = json.Resources[logicalId(drain.lifecycleHooks.rule)].Properties.Targets;
+      expect(json.Resources[logicalId(drain.lifecycleHooks.rule)].Properties.Targets).toHaveLength(1);
+      expect(target).toEqual({
+        Arn: { 'Fn::GetAtt': [logicalId(drain.functions.startDrain), 'Arn'] },
+        Id: expect.any(String),
+        // Events older than the heartbeat timeout are for actions that already timed out.
+        RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 900 },
+        InputTransformer: { InputPathsMap: expect.any(Object), InputTemplate: expect.any(String) },
       });
+    });
+
+    test('the lifecycle rules (terminate, and launch with warm pools) forward what the drain reads and never the token', () => {
+      // Arrange
+      const { stack: warm, drain: warmDrain, template: warmTemplate } = synthesizeStack({ warmPools: true, cordonOnRebalanceRecommendation: true });
+      const warmJson = warmTemplate.toJSON();
+      const targetsOf = (rule: Construct) => warmJson.Resources[warm.getLogicalId(rule.node.defaultChild as CfnElement)].Properties.Targets as Array<Record<string, any>>;
+      const lifecycleTargets = [...targetsOf(warmDrain.lifecycleHooks.rule), ...targetsOf(warmDrain.lifecycleHooks.launchRule!)];
+
+      // Assert
+      expect(lifecycleTargets).toHaveLength(2);
+      for (const target of lifecycleTargets) {
+        const { InputPathsMap: paths, InputTemplate: template } = target.InputTransformer;
+        expect(target.Input).toBeUndefined();
+        expect(target.InputPath).toBeUndefined();
+        expect(target.DeadLetterConfig).toBeUndefined();
+        expect(Object.values(paths).sort()).toEqual([
+          '$.account', '$.detail-type',
+          '$.detail.AutoScalingGroupName', '$.detail.Destination', '$.detail.EC2InstanceId', '$.detail.Event',
+          '$.detail.LifecycleHookName', '$.detail.LifecycleTransition', '$.detail.Origin',
+          '$.id', '$.region', '$.source', '$.time', '$.version',
+        ]);
+        // nothing that contains the token: not the event, its detail, or the predefined copies of the event
+        for (const path of Object.values(paths) as string[]) expect(path).not.toMatch(/^\$(\.detail)?$|LifecycleActionToken/);
+        expect(template).not.toMatch(/<aws\.events\.event(\.json)?>|LifecycleActionToken/);
+      }
+      // EC2's Spot and rebalance events carry no token: delivered as they are, with the DLQ
+      for (const target of [...targetsOf(warmDrain.lifecycleHooks.spotRule!), ...targetsOf(warmDrain.lifecycleHooks.rebalanceRule!)]) {
+        expect(target.InputTransformer).toBeUndefined();
+        expect(target.DeadLetterConfig).toBeDefined();
+      }
     });
 
     test('start-drain sends failed asynchronous invocations to the same queue', () => {
@@ -113,7 +145,7 @@ describe('EksGracefulDrain template', () => {
   });
 
   describe('dead-letter queue', () => {
-    test('is encrypted, and its policy admits only the rule over TLS', () => {
+    test('is encrypted, and its policy admits only the Spot rule over TLS (the lifecycle rule has no EventBridge DLQ)', () => {
       const queueId = logicalId(drain.lifecycleHooks.deadLetterQueue);
       template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -127,13 +159,6 @@ describe('EksGracefulDrain template', () => {
               Condition: { Bool: { 'aws:SecureTransport': 'false' } },
               Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
             },
-            Match.objectLike({
-              Effect: 'Allow',
-              Principal: { Service: 'events.amazonaws.com' },
-              Action: 'sqs:SendMessage',
-              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(drain.lifecycleHooks.rule), 'Arn'] } } },
-              Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
-            }),
             Match.objectLike({
               Effect: 'Allow',
               Principal: { Service: 'events.amazonaws.com' },
@@ -197,6 +222,7 @@ describe('EksGracefulDrain template', () => {
           AUTO_SCALING_GROUP_NAMES: 'test-asg',
           LIFECYCLE_HOOK_NAME: 'eks-graceful-drain',
           ACCOUNT_ID: '123456789012',
+          SPOT_INTERRUPTIONS: 'true',
         });
       }
       expect(environment.drainStep.WATCH_SECONDS).toBe('60');
@@ -208,7 +234,8 @@ describe('EksGracefulDrain template', () => {
 
     test('environment defaults', () => {
       const { environment } = synthesizeWorkflow();
-      expect(environment.prepare).toMatchObject({ DEADLINE_POLICY: 'force-delete', MAX_DRAIN_SECONDS: '0', POWERTOOLS_METRICS_NAMESPACE: 'EksGracefulDrain' });
+      expect(environment.prepare).toMatchObject({ DEADLINE_POLICY: 'force-delete', MAX_DRAIN_SECONDS: '0', POWERTOOLS_METRICS_NAMESPACE: 'EksGracefulDrain', SPOT_INTERRUPTIONS: 'true' });
+      expect(synthesizeWorkflow({ spotInterruptions: false }).environment.applyDeadline).toMatchObject({ SPOT_INTERRUPTIONS: 'false' });
     });
   });
 

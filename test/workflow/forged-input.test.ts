@@ -112,16 +112,23 @@ describe('workflow: forged inputs change nothing', () => {
     await arrange();
     const { event } = world.asg.terminate(ASG, HOOK, TERMINATING);
 
-    // Act
+    const forged = [
+      { ...event, account: '999999999999' },
+      { ...event, region: 'eu-west-1' },
+      { ...event, detail: { ...event.detail, AutoScalingGroupName: 'someone-elses-asg' } },
+      { ...event, detail: { ...event.detail, LifecycleHookName: 'another-hook' } },
+    ];
+    const startDrain = world.workflow.synth.functionArns.startDrain;
+
+    // Act: the rule's pattern keeps the first four from start-drain; handed over
+    // directly (lambda:InvokeFunction), start-drain refuses them itself.
     const results = [
-      await world.workflow.deliver({ ...event, account: '999999999999' }),
-      await world.workflow.deliver({ ...event, region: 'eu-west-1' }),
-      await world.workflow.deliver({ ...event, detail: { ...event.detail, AutoScalingGroupName: 'someone-elses-asg' } }),
-      await world.workflow.deliver({ ...event, detail: { ...event.detail, LifecycleHookName: 'another-hook' } }),
+      ...(await Promise.all(forged.map((e) => world.workflow.invokeFunction('startDrain', e) as Promise<{ outcome: string }>))),
       await world.workflow.deliver({ ...event, detail: { ...event.detail, EC2InstanceId: BYSTANDER } }),
     ];
 
     // Assert
+    for (const e of forged) expect(() => world.workflow.eventBridge.route(startDrain, e)).toThrow(/matches none of its rules/);
     expect(results.map((r) => r.outcome)).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
     expect(world.workflow.executions.size).toBe(0);
   });

@@ -71,7 +71,8 @@ describe('workflow: lifecycle events and actions', () => {
   });
 
   test.each([
-    ['a test notification', (e: Record<string, any>) => ({ ...e, detail: { Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: ASG } }), 'test-notification'],
+    // Shaped to match the rule, so that it goes through the input transformer (which forwards Event).
+    ['a test notification', (e: Record<string, any>) => ({ ...e, detail: { Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: ASG, LifecycleHookName: HOOK } }), 'test-notification'],
   ])('%s is ignored, logged, and starts nothing', async (_label, mutate, reason) => {
     // Arrange
     world = await createWorld();
@@ -87,17 +88,17 @@ describe('workflow: lifecycle events and actions', () => {
     expect(world.workflow.observability.logs.some((l) => String(l.message).includes(reason))).toBe(true);
   });
 
-  test('a malformed event that still names its group, hook and instance is drained by instance id, not lost', async () => {
-    // Arrange
+  test('a malformed event that still names its instance is drained by instance id once checked, not lost', async () => {
+    // Arrange: no hook name, so no rule would deliver it: a direct invocation
     world = await createWorld();
     world.addNode(NODE, 'i-0aaaaaaaaaaaaaaa1');
     world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE });
     const { action, event } = world.asg.terminate(ASG, HOOK, 'i-0aaaaaaaaaaaaaaa1');
-    const { LifecycleActionToken: _dropped, ...detail } = event.detail;
+    const { LifecycleHookName: _dropped, ...detail } = event.detail;
     void _dropped;
 
     // Act
-    const result = await world.workflow.deliver({ ...event, detail });
+    const result = (await world.workflow.invokeFunction('startDrain', { ...event, detail })) as { outcome: string };
     await world.workflow.idle();
 
     // Assert

@@ -36,9 +36,9 @@ async function drainWorld(options: Parameters<typeof createWorld>[0] = {}) {
 }
 
 /** A node whose pods a PDB never lets go: the deadline policy acts. */
-async function blockedWorld(options: Parameters<typeof createWorld>[0] = {}) {
+async function blockedWorld(options: Parameters<typeof createWorld>[0] = {}, node: { spot?: boolean } = {}) {
   const world = await createWorld({ heartbeatTimeoutSeconds: 120, ...options });
-  world.addNode(NODE, INSTANCE);
+  world.addNode(NODE, INSTANCE, node);
   world.addNode('ip-10-0-0-2.ec2.internal', 'i-0aaaaaaaaaaaaaaa2');
   world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
   world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
@@ -64,6 +64,15 @@ const scenariosRun = new Set<string>();
 function recordUses(world: World, scenario: string): void {
   for (const use of world.kube.rbac.uses) used.add(`${use.role} ${use.apiGroup || 'core'}/${use.resource}:${use.verb}`);
   scenariosRun.add(scenario);
+}
+
+/** A Spot interruption of a node whose pods a PDB never lets go, deployed with onDeadline=continue: run to its end. */
+async function spotScenario(): Promise<World> {
+  const world = await blockedWorld({ workflow: { props: { onDeadline: 'continue' } } }, { spot: true });
+  const { event } = world.asg.interruptSpot(INSTANCE);
+  await world.workflow.deliver(event);
+  await world.workflow.idle();
+  return world;
 }
 
 describe('workflow under the shipped RBAC, one group per function', () => {
@@ -141,9 +150,23 @@ describe('workflow under the shipped RBAC, one group per function', () => {
     recordUses(world, 'force-delete');
   });
 
-  test('with onDeadline=continue, apply-deadline has no identity in the cluster and no pod may be deleted', async () => {
+  test('a Spot drain under onDeadline=continue: apply-deadline deletes what the PDB still holds at the interruption\'s deadline, as its own group', async () => {
     // Arrange
-    world = await blockedWorld({ workflow: { props: { onDeadline: 'continue', maxDrainSeconds: 120 } } });
+    world = await spotScenario();
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(world.workflow.synth.kubernetesGroups.applyDeadline).toEqual([KUBERNETES_GROUPS.applyDeadline]);
+    const deletes = world.kube.requests.filter((r) => r.verb === 'delete');
+    expect(deletes.map((r) => [String(r.user).split('/').pop(), r.status])).toEqual([['applyDeadline', 200], ['applyDeadline', 200]]);
+    expect(world.kube.requests.filter((r) => r.status === 403 || r.status === 401)).toEqual([]);
+    recordUses(world, 'spot');
+  });
+
+  test('with onDeadline=continue and no Spot drains, apply-deadline has no identity in the cluster and no pod may be deleted', async () => {
+    // Arrange
+    world = await blockedWorld({ workflow: { props: { onDeadline: 'continue', spotInterruptions: false, maxDrainSeconds: 120 } } });
 
     // Act
     const { action } = await world.terminate(INSTANCE);
@@ -157,14 +180,20 @@ describe('workflow under the shipped RBAC, one group per function', () => {
   });
 
   test('every rule the shipped RBAC grants is used by some drain (an unused rule is an excess one)', async () => {
-    // Arrange: a drain that evicts behind a PDB, and one that reaches force-delete
-    // (the tests above ran them; run here whichever a filtered run skipped).
+    // Arrange: a drain that evicts behind a PDB, one that reaches force-delete and
+    // a Spot drain that deletes under onDeadline=continue (the tests above ran
+    // them; run here whichever a filtered run skipped).
     for (const [scenario, make] of [['drain', drainWorld], ['force-delete', blockedWorld]] as const) {
       if (scenariosRun.has(scenario)) continue;
       world = await make();
       await world.terminate(INSTANCE);
       await world.workflow.idle();
       recordUses(world, scenario);
+      await world.close();
+    }
+    if (!scenariosRun.has('spot')) {
+      world = await spotScenario();
+      recordUses(world, 'spot');
       await world.close();
     }
     world = await createWorld();

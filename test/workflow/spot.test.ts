@@ -1,4 +1,5 @@
 import type { DrainState } from '../../lambda/core/drain-state';
+import type { ExecutionRecord } from '../../sim/workflow/local-workflow';
 import { createWorld, type World } from '../../sim/workflow/scenario';
 
 const NODE = 'ip-10-0-0-1.ec2.internal';
@@ -9,6 +10,16 @@ const S = 1000;
 /** Pods that must be gone before the instance: all but DaemonSet and mirror pods. */
 const drainable = (world: World) =>
   world.kube.pods({ nodeName: NODE }).filter((p) => p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !p.metadata.annotations?.['kubernetes.io/config.mirror']);
+
+/** When each pod of the node left the API server (its DELETED event), on the virtual clock. */
+function followPods(world: World): Map<string, number> {
+  const gone = new Map<string, number>();
+  world.kube.onChange((e) => {
+    const pod = e.object as { metadata: { name: string }; spec?: { nodeName?: string } };
+    if (e.resource === 'pods' && e.type === 'DELETED' && pod.spec?.nodeName === NODE) gone.set(pod.metadata.name, world.clock.now());
+  });
+  return gone;
+}
 
 describe('workflow: Spot interruptions', () => {
   let world: World;
@@ -91,6 +102,189 @@ describe('workflow: Spot interruptions', () => {
     }
     expect(world.asg.calls.filter((c) => c.operation === 'CompleteLifecycleAction' && c.outcome === 'CONTINUE')).toHaveLength(1);
     expect(world.workflow.observability.metricTotal('SpotSwitches')).toBe(1);
+  });
+
+  describe('PDBs hold pods only as long as the two minutes allow', () => {
+    /** A database whose PDB lets no pod go (minAvailable = replicas), each pod needing 60 s to stop. */
+    async function arrangeBlocked(onDeadline: 'continue' | 'abandon' | 'force-delete') {
+      world = await createWorld({ workflow: { props: { onDeadline } } });
+      world.addNode(NODE, ID, { spot: true });
+      world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+      world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' }, terminationGracePeriodSeconds: 60, shutdownSeconds: 60 });
+      world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+      return followPods(world);
+    }
+
+    /**
+     * The PDB held them (the drain, which reads its budget, sends no eviction it
+     * would refuse), then apply-deadline deleted them, clamped so that they are
+     * gone before the interruption.
+     */
+    function expectDeletedInTime(execution: ExecutionRecord, gone: Map<string, number>, notice: number, interruptAt: number) {
+      const pg = (r: { path: string }) => /\/namespaces\/db\/pods\/pg-[^/]+(\/eviction)?$/.test(r.path);
+      const evicted = world.kube.requests.filter((r) => pg(r) && r.path.endsWith('/eviction') && r.status !== 429);
+      const deletes = world.kube.requests.filter((r) => pg(r) && r.verb === 'delete');
+      expect(evicted).toEqual([]);
+      const atDeadline = execution.lastStateInput.ApplyDeadlinePolicy as DrainState;
+      expect(atDeadline.summary?.blockedByPdb.map((b) => b.pdb)).toEqual(['db/pg', 'db/pg']);
+      expect(deletes.map((r) => [String(r.user).split('/').pop(), r.status])).toEqual([['applyDeadline', 200], ['applyDeadline', 200]]);
+      for (const r of deletes) {
+        // At the deadline, a minute before the interruption.
+        expect(r.at).toBeGreaterThanOrEqual(notice + 60 * S);
+        // Their 60 s grace clamped to what is left before the interruption, less the completion margin.
+        expect(Number(r.query.gracePeriodSeconds)).toBeLessThanOrEqual(20);
+      }
+      const pgGone = [...gone].filter(([name]) => name.startsWith('pg-'));
+      expect(pgGone).toHaveLength(2);
+      for (const [, at] of pgGone) expect(at).toBeLessThan(interruptAt);
+      expect(world.kube.pods({ namespace: 'db' }).filter((p) => p.spec.nodeName === NODE)).toEqual([]);
+      expect(world.workflow.observability.metricTotal('PodsForceDeleted')).toBe(2);
+      expect(world.workflow.observability.metricTotal('DeadlinesReached')).toBe(1);
+    }
+
+    test.each(['continue', 'abandon', 'force-delete'] as const)('onDeadline=%s: a Spot drain deletes the pods a PDB holds at its deadline, gone before the interruption', async (onDeadline) => {
+      // Arrange
+      const gone = await arrangeBlocked(onDeadline);
+      const { event, interruptAt } = world.asg.interruptSpot(ID);
+      const notice = world.clock.now();
+
+      // Act
+      await world.workflow.deliver(event);
+      await world.workflow.idle();
+      await world.clock.sleep(interruptAt - world.clock.now());
+
+      // Assert
+      const [execution] = world.workflow.executions.values();
+      expect(execution.status).toBe('SUCCEEDED');
+      expect((execution.output as DrainState).deadline?.policy).toBe('force-delete');
+      expect((execution.output as DrainState).result).toMatchObject({ reason: 'spot-interrupted', outcome: 'no-lifecycle-action' });
+      expectDeletedInTime(execution, gone, notice, interruptAt);
+    });
+
+    test.each(['continue', 'abandon'] as const)('onDeadline=%s: a lifecycle drain that switches to Spot deletes them too, and completes the action with CONTINUE', async (onDeadline) => {
+      // Arrange: the lifecycle drain has been refused by the PDB for ten minutes
+      const gone = await arrangeBlocked(onDeadline);
+      const { action } = await world.terminate(ID);
+      await world.clock.sleep(10 * 60 * S);
+      expect([...world.workflow.executions.values()][0].status).toBe('RUNNING');
+      expect(world.kube.countRequests({ verb: 'delete' })).toBe(0);
+
+      // Act
+      const { event, interruptAt } = world.asg.interruptSpot(ID);
+      const notice = world.clock.now();
+      await world.workflow.deliver(event);
+      await world.workflow.idle();
+      await world.clock.sleep(interruptAt - world.clock.now());
+
+      // Assert
+      const spot = world.workflow.executions.get(`${ID}-spot`)!;
+      expect(spot.status).toBe('SUCCEEDED');
+      expect((spot.output as DrainState).result).toMatchObject({ lifecycleResult: 'CONTINUE', reason: 'deadline-force-deleted', outcome: 'completed' });
+      expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+      expect(action.end!.at).toBeLessThan(interruptAt);
+      expectDeletedInTime(spot, gone, notice, interruptAt);
+    });
+  });
+
+  test('Spot drains off and onDeadline=continue: a lifecycle drain that finds its instance marked keeps continue (apply-deadline has no identity in the cluster)', async () => {
+    // Arrange: no Spot rule, so only the lifecycle drain's own checks see the interruption coming
+    world = await createWorld({ workflow: { props: { onDeadline: 'continue', spotInterruptions: false } } });
+    world.addNode(NODE, ID, { spot: true });
+    world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+    world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    const { action } = await world.terminate(ID);
+    await world.clock.sleep(60 * S);
+
+    // Act
+    const { interruptAt } = world.asg.interruptSpot(ID);
+    await world.workflow.idle();
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(world.workflow.synth.kubernetesGroups.applyDeadline).toBeUndefined();
+    expect((execution.output as DrainState).deadline).toMatchObject({ policy: 'continue', hardLimitAt: new Date(interruptAt).toISOString() });
+    expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+    expect((execution.output as DrainState).result).toMatchObject({ reason: 'deadline-continue' });
+    expect(world.kube.countRequests({ verb: 'delete' })).toBe(0);
+    expect(world.kube.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
+  });
+
+  test('a lifecycle drain whose own round finds the instance marked (the warning lost) switches and deletes them too, under onDeadline=continue', async () => {
+    // Arrange
+    world = await createWorld({ workflow: { props: { onDeadline: 'continue' } } });
+    world.addNode(NODE, ID, { spot: true });
+    world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+    world.kube.addDeployment({ namespace: 'db', name: 'pg', replicas: 2, nodeName: NODE, labels: { app: 'pg' } });
+    world.kube.addPdb({ namespace: 'db', name: 'pg', selector: { matchLabels: { app: 'pg' } }, minAvailable: 2 });
+    const gone = followPods(world);
+    const { action } = await world.terminate(ID);
+    await world.clock.sleep(60 * S);
+
+    // Act: EC2 marks the request; its event never arrives
+    const { interruptAt } = world.asg.interruptSpot(ID);
+    await world.workflow.idle();
+    await world.clock.sleep(Math.max(0, interruptAt - world.clock.now()));
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(world.workflow.executions.size).toBe(1);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(world.workflow.observability.metricTotal('SpotSwitches')).toBe(1);
+    expect(world.kube.requests.filter((r) => r.verb === 'delete').map((r) => [String(r.user).split('/').pop(), r.status])).toEqual([['applyDeadline', 200], ['applyDeadline', 200]]);
+    expect([...gone].filter(([name]) => name.startsWith('pg-')).every(([, at]) => at < interruptAt)).toBe(true);
+    expect(gone.size).toBe(2);
+    expect(action.end).toMatchObject({ how: 'completed', result: 'CONTINUE' });
+    expect((execution.output as DrainState).result).toMatchObject({ reason: 'deadline-force-deleted' });
+  });
+
+  test('DaemonSet pods go after every normal pod, critical pods after them, all before the interruption', async () => {
+    // Arrange: a normal tier a PDB holds until the deadline, a log shipper that
+    // does not tolerate the drain's taint (not recreated here: it gets a
+    // graceful stop, after the pods whose logs it ships), a critical pod a PDB
+    // holds too, and aws-node, which tolerates everything and stays.
+    world = await createWorld();
+    world.addNode(NODE, ID, { spot: true });
+    world.addNode(SPARE, 'i-0aaaaaaaaaaaaaaa2');
+    world.kube.addDeployment({ namespace: 'shop', name: 'web', replicas: 2, nodeName: NODE, labels: { app: 'web' }, terminationGracePeriodSeconds: 30, shutdownSeconds: 15 });
+    world.kube.addPdb({ namespace: 'shop', name: 'web', selector: { matchLabels: { app: 'web' } }, minAvailable: 2 });
+    world.kube.addDeployment({ namespace: 'shop', name: 'api', replicas: 1, nodeName: NODE, labels: { app: 'api' }, terminationGracePeriodSeconds: 30, shutdownSeconds: 5 });
+    world.kube.addDaemonSet({ namespace: 'logging', name: 'fluent-bit', nodes: [NODE, SPARE], terminationGracePeriodSeconds: 30, shutdownSeconds: 3 });
+    world.kube.addDeployment({ namespace: 'kube-system', name: 'coredns', replicas: 1, nodeName: NODE, labels: { k8s: 'coredns' }, priorityClassName: 'system-cluster-critical', shutdownSeconds: 2 });
+    world.kube.addPdb({ namespace: 'kube-system', name: 'coredns', selector: { matchLabels: { k8s: 'coredns' } }, minAvailable: 1 });
+    world.kube.addDaemonSet({ namespace: 'kube-system', name: 'aws-node', nodes: [NODE, SPARE], tolerations: [{ operator: 'Exists' }] });
+    const gone = followPods(world);
+    const { event, interruptAt } = world.asg.interruptSpot(ID);
+
+    // Act
+    await world.workflow.deliver(event);
+    await world.workflow.idle();
+    await world.clock.sleep(interruptAt - world.clock.now());
+
+    // Assert
+    const [execution] = world.workflow.executions.values();
+    expect(execution.status).toBe('SUCCEEDED');
+    const goneAt = (prefix: string) => [...gone].filter(([name]) => name.startsWith(prefix)).map(([, at]) => at);
+    /** The first eviction or deletion the API server accepted for a pod of this name. */
+    const firstRemoval = (prefix: string) => Math.min(...world.kube.requests
+      .filter((r) => new RegExp(`/pods/${prefix}[^/]*(/eviction)?$`).test(r.path) && (r.method === 'DELETE' || r.path.endsWith('/eviction')) && typeof r.status === 'number' && r.status >= 200 && r.status < 300)
+      .map((r) => r.at));
+    expect(goneAt('web-')).toHaveLength(2);
+    expect(goneAt('api-')).toHaveLength(1);
+    expect(goneAt('fluent-bit-')).toHaveLength(1);
+    expect(goneAt('coredns-')).toHaveLength(1);
+    // Tier by tier: no DaemonSet pod asked to go before every normal pod is gone, no critical pod before the DaemonSet's.
+    expect(firstRemoval('fluent-bit-')).toBeGreaterThanOrEqual(Math.max(...goneAt('web-'), ...goneAt('api-')));
+    expect(firstRemoval('coredns-')).toBeGreaterThanOrEqual(Math.max(...goneAt('fluent-bit-')));
+    // The PDB-held pods were deleted at the deadline, the critical one when its tier's turn came; everything is gone before the interruption.
+    const deletes = world.kube.requests.filter((r) => r.verb === 'delete' && r.path.includes('/pods/'));
+    expect(deletes.map((r) => [r.path.split('/')[6].replace(/-[a-z0-9]+-[a-z0-9]+$/, ''), String(r.user).split('/').pop(), r.status]))
+      .toEqual([['web', 'applyDeadline', 200], ['web', 'applyDeadline', 200], ['coredns', 'applyDeadline', 200]]);
+    expect(execution.states.ApplyDeadlinePolicy).toBe(2);
+    expect(world.workflow.observability.metricTotal('DeadlinesReached')).toBe(1);
+    expect(Math.max(...[...gone.values()])).toBeLessThan(interruptAt);
+    expect(world.kube.pods({ nodeName: NODE }).map((p) => p.metadata.name).every((n) => n.startsWith('aws-node'))).toBe(true);
   });
 
   test('a rebalance recommendation cordons the node when opted in', async () => {

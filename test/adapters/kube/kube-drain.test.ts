@@ -254,6 +254,21 @@ describe('forceDeletePods', () => {
     expect(names(kit.server).some((n) => n.startsWith('batch/report'))).toBe(false);
     expect(names(kit.server)).toHaveLength(2);
   });
+
+  test('tiered (a Spot drain): only the first tier with a pod still to go; the DaemonSet and critical pods keep their turn', async () => {
+    // Arrange: a normal pod, a DaemonSet pod that does not tolerate the drain's taint, a critical pod
+    kit.server.addDeployment({ namespace: 'shop', name: 'web', replicas: 1, nodeName: NODE });
+    kit.server.addDaemonSet({ namespace: 'logging', name: 'fluent-bit', nodes: [NODE] });
+    kit.server.addDeployment({ namespace: 'kube-system', name: 'coredns', replicas: 1, nodeName: NODE, priorityClassName: 'system-cluster-critical' });
+    const hardLimitAt = kit.clock.now() + 120_000;
+    const deletedPods: string[] = [];
+    // Act
+    const deleted = await forceDeletePods(kit.kube, NODE, hardLimitAt, (e) => deletedPods.push(e.pod), { tiered: true });
+    // Assert
+    expect(deleted).toBe(1);
+    expect(deletedPods).toEqual([expect.stringMatching(/^shop\/web-/)]);
+    expect(kit.server.pods({ nodeName: NODE }).filter((p) => p.metadata.deletionTimestamp).map((p) => p.metadata.namespace)).toEqual(['shop']);
+  });
 });
 
 describe('drainRound sharing PDB budgets with other drains', () => {

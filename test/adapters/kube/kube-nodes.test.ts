@@ -1,4 +1,6 @@
 import { DRAIN_TAINT_KEY, EXCLUDE_FROM_LB_LABEL, cordonNode, findNode, uncordonNode } from '../../../lambda/adapters/kube-nodes';
+import * as k8s from '@kubernetes/client-node';
+import type { KubeClient } from '../../../lambda/adapters/kube-client';
 import { INSTANCE, NODE, startKit, type Kit } from './kube-test-kit';
 
 describe('findNode', () => {
@@ -96,6 +98,39 @@ describe('cordonNode', () => {
     // Assert
     expect(outcome).toBe('cordoned');
     expect(kit.server.countRequests({ method: 'PATCH' })).toBe(3);
+  });
+
+  /** A client that lets another writer label the node just before each of our first `races` cordon PATCHes. */
+  function racedBy(races: number): KubeClient {
+    let left = races;
+    const raced = Object.create(kit.kube) as KubeClient;
+    raced.call = async (what, fn) => {
+      if (what.startsWith('cordon') && left-- > 0) {
+        const labels = { [`team-${left}`]: 'x' };
+        await kit.kube.call('other writer', ({ core }, options) =>
+          core.patchNode({ name: NODE, body: { metadata: { labels } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, options)));
+      }
+      return kit.kube.call(what, fn);
+    };
+    return raced;
+  }
+
+  test('a concurrent writer (the resourceVersion test fails: 422) makes it read the node again', async () => {
+    // Act
+    const outcome = await cordonNode(racedBy(1), NODE, 'abc123');
+    // Assert
+    expect(outcome).toBe('cordoned');
+    expect(kit.server.node(NODE).metadata.labels).toHaveProperty('team-0', 'x');
+    expect(kit.server.node(NODE).spec.unschedulable).toBe(true);
+    expect(kit.server.countRequests({ verb: 'get' })).toBe(2);
+  });
+
+  test('gives up with a retryable 409 when the node keeps changing', async () => {
+    // Act
+    const attempt = cordonNode(racedBy(5), NODE, 'abc123');
+    // Assert
+    await expect(attempt).rejects.toMatchObject({ status: 409, retryable: true, message: expect.stringContaining('kept changing') });
+    expect(kit.server.node(NODE).spec.unschedulable).toBeFalsy();
   });
 });
 

@@ -71,6 +71,24 @@ describe('rehearsal of the examples', () => {
     expect(action.endedAt!).toBeLessThanOrEqual(60 * 60_000);
   });
 
+  test('spot-interruption: the PDB-held payments pods are deleted at the Spot deadline, the log shipper goes last, all before the interruption', async () => {
+    // Act
+    const r = await rehearse(example('spot-interruption'));
+
+    // Assert: the run fails by itself if a pod but a DaemonSet's is still on the node at the interruption
+    expect(r.failures).toEqual([]);
+    expect(r.facts.metrics.deadlinesReached).toBe(1);
+    const payments = r.pods.filter((p) => p.pod.startsWith('shop/payments-'));
+    expect(payments).toHaveLength(2);
+    expect(payments.every((p) => p.forceDeletedAt !== undefined && p.evictedAt === undefined && p.forceGraceSeconds! <= 20)).toBe(true);
+    // Notice at +1 min, the deadline a minute later, the interruption at +3 min.
+    expect(payments.every((p) => p.forceDeletedAt! >= 2 * 60_000 && p.goneAt! < 3 * 60_000)).toBe(true);
+    const shipper = r.pods.find((p) => p.pod.startsWith('logging/fluent-bit-') && p.node === 'ip-10-0-2-10.ec2.internal')!;
+    const others = r.pods.filter((p) => p.node === shipper.node && p.owner !== 'DaemonSet');
+    expect(Math.min(shipper.evictedAt ?? Infinity, shipper.forceDeletedAt ?? Infinity)).toBeGreaterThanOrEqual(Math.max(...others.map((p) => p.goneAt!)));
+    expect(shipper.goneAt!).toBeLessThan(3 * 60_000);
+  });
+
   test('stateful: the database goes first, the log shipper last, and Complete waits for the volume to detach', async () => {
     // Act
     const r = await rehearse(example('stateful'));
