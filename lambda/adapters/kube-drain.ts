@@ -223,13 +223,16 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
       for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
       versions.pdbsVersions.set(ALL_NAMESPACES, pdbList.metadata?.resourceVersion);
     } else {
-      for (const namespace of namespaces) {
-        const pdbList = await kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
+      // At most MAX_SCOPED_NAMESPACES LISTs, side by side.
+      const lists = await Promise.all(namespaces.map((namespace) =>
+        kube.call(`list poddisruptionbudgets in ${namespace}`, ({ policy }, requestOptions) =>
           policy.listNamespacedPodDisruptionBudget({ namespace }, requestOptions),
-        );
+        ),
+      ));
+      lists.forEach((pdbList, i) => {
         for (const b of pdbList.items) pdbs.set(keyOf(toPdbView(b)), toPdbView(b));
-        versions.pdbsVersions.set(namespace, pdbList.metadata?.resourceVersion);
-      }
+        versions.pdbsVersions.set(namespaces[i], pdbList.metadata?.resourceVersion);
+      });
     }
     sharing = share !== undefined && sharedBudgets(pods, pdbs, now, options.hold);
     if (sharing) {
