@@ -11,10 +11,10 @@
  * a PDB take turns on its budget (kube-pdb-share.ts).
  */
 import * as k8s from '@kubernetes/client-node';
-import { classifyPod, daemonSetWouldReturn, evictionTier, isDaemonSetPod, type HoldPolicy, type HoldReason } from '../core/pod-filters';
-import { currentTier, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
+import { classifyPod, daemonSetWouldReturn, evictionTier, isDaemonSetPod, type EvictionTier, type HoldPolicy, type HoldReason } from '../core/pod-filters';
+import { currentTier, laterTiersReserveSeconds, pdbDecision, pdbsSelecting, planEvictions } from '../core/eviction-plan';
 import { blockingVolumeAttachments, summarizeNode, type NodeStatus, type VolumeAttachmentView } from '../core/node-status';
-import { clampedGraceSeconds, deleteGraceSeconds } from '../core/deadline';
+import { clampedGraceSeconds, deleteGraceSeconds, graceLeftSeconds } from '../core/deadline';
 import { keyOf, type PdbView, type PodView } from '../core/kube-types';
 import {
   KubeApiError,
@@ -335,7 +335,7 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
 
   const evictOne = async (pod: PodView): Promise<void> => {
     const key = keyOf(pod);
-    const grace = options.hardLimitAt === undefined ? undefined : clampedGraceSeconds(pod.terminationGracePeriodSeconds, clock.now(), options.hardLimitAt);
+    const grace = options.hardLimitAt === undefined ? undefined : Math.min(pod.terminationGracePeriodSeconds, tierGraceLimitSeconds(evictionTier(pod), [...pods.values()], clock.now(), options.hardLimitAt, options.hold));
     const clamped = grace !== undefined && grace < pod.terminationGracePeriodSeconds ? grace : undefined;
     const outcome = await evict(kube, pod, clamped);
     switch (outcome.outcome) {
@@ -711,10 +711,11 @@ export async function forceDeletePods(
   const list = await kube.call('list pods', ({ core }, options) =>
     core.listPodForAllNamespaces({ fieldSelector: podFieldSelector(nodeName) }, options),
   );
-  const endBy = now + clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt) * 1000;
   let deleted = 0;
   const pods = list.items.map(toPodView);
   const tier = options.tiered ? currentTier(pods, now) : undefined;
+  // Tiered, the pods of later tiers keep their reserve at the end (see laterTiersReserveSeconds).
+  const endBy = now + (tier ? tierGraceLimitSeconds(tier, pods, now, hardLimitAt) : clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt)) * 1000;
   for (const pod of pods) {
     const verdict = classifyPod(pod, now);
     if (verdict.action !== 'evict' && verdict.action !== 'wait') continue;
@@ -742,6 +743,16 @@ export async function forceDeletePods(
     }
   }
   return deleted;
+}
+
+/**
+ * The longest grace a pod of `tier` stopped now can have: the time left
+ * before the hard limit (less the completion margins), less what the later
+ * eviction tiers keep for themselves (laterTiersReserveSeconds).
+ */
+function tierGraceLimitSeconds(tier: EvictionTier, pods: readonly PodView[], now: number, hardLimitAt: number, hold?: HoldPolicy): number {
+  const reserve = laterTiersReserveSeconds(pods, tier, now, graceLeftSeconds(now, hardLimitAt), hold);
+  return clampedGraceSeconds(Number.MAX_SAFE_INTEGER, now, hardLimitAt, reserve);
 }
 
 async function inParallel<T>(items: T[], limit: number, worker: (item: T) => Promise<void>): Promise<void> {

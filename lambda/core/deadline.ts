@@ -62,11 +62,18 @@ export function computeDeadline(args: {
  * Grace period for pods force-deleted at the deadline: their own grace, clamped
  * to the time left before the hard limit (Karpenter does the same), never negative.
  */
-export function clampedGraceSeconds(podGraceSeconds: number, now: number, hardLimitAt: number): number {
-  // The drain completes COMPLETION_SAFETY_SECONDS before the hard limit, and
-  // notices pods gone within FORCE_DELETE_SLACK_SECONDS: the grace ends before both.
-  const leftSeconds = Math.floor((hardLimitAt - now) / 1000) - COMPLETION_SAFETY_SECONDS - FORCE_DELETE_SLACK_SECONDS;
-  return Math.max(0, Math.min(podGraceSeconds, leftSeconds));
+export function clampedGraceSeconds(podGraceSeconds: number, now: number, hardLimitAt: number, reserveSeconds = 0): number {
+  return Math.max(0, Math.min(podGraceSeconds, graceLeftSeconds(now, hardLimitAt) - reserveSeconds));
+}
+
+/**
+ * The longest grace a pod stopped now can have: the drain completes
+ * COMPLETION_SAFETY_SECONDS before the hard limit, and notices pods gone
+ * within FORCE_DELETE_SLACK_SECONDS, so the grace ends before both.
+ * `reserveSeconds` (clampedGraceSeconds): kept for the pods of later eviction tiers.
+ */
+export function graceLeftSeconds(now: number, hardLimitAt: number): number {
+  return Math.floor((hardLimitAt - now) / 1000) - COMPLETION_SAFETY_SECONDS - FORCE_DELETE_SLACK_SECONDS;
 }
 
 /**

@@ -151,3 +151,23 @@ export function currentTier(pods: readonly PodView[], now: number, hold?: HoldPo
 
 /** Plain code-unit order, so the plan does not depend on the runtime's locale. */
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Seconds of the time left that the pods of the tiers after `tier` keep for
+ * themselves when a deadline squeezes the drain: the longest grace among the
+ * later-tier pods still to evict or held, at most a quarter of `leftSeconds`.
+ * An earlier-tier pod whose grace is clamped to the time left is clamped this
+ * much more, so the log shippers, DNS and proxies that go last still get a
+ * graceful stop (without it a Spot drain whose job pods use the whole two
+ * minutes leaves the DaemonSet tier a grace of 0). No later-tier pod: 0.
+ */
+export function laterTiersReserveSeconds(pods: readonly PodView[], tier: EvictionTier, now: number, leftSeconds: number, hold?: HoldPolicy): number {
+  const rank = EVICTION_TIERS.indexOf(tier);
+  let longest = 0;
+  for (const pod of pods) {
+    if (EVICTION_TIERS.indexOf(evictionTier(pod)) <= rank) continue;
+    const action = classifyPod(pod, now, hold).action;
+    if (action === 'evict' || action === 'hold') longest = Math.max(longest, pod.terminationGracePeriodSeconds);
+  }
+  return Math.max(0, Math.min(longest, Math.floor(leftSeconds / 4)));
+}

@@ -79,7 +79,13 @@ interface Workload {
   podAnnotations?: Record<string, string>;
   /** A Job's pods complete (phase Succeeded) this long after they start, unless stopped first. */
   runSeconds?: number;
+  /** The Job controller's backoff record: failures since the last success, and when the last one happened. */
+  backoff?: { failuresAfterLastSuccess: number; lastFailureAt: number };
 }
+
+/** pkg/controller/job: DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
+const JOB_BACKOFF_MS = 10_000;
+const JOB_BACKOFF_MAX_MS = 360_000;
 
 export interface DeploymentSpec {
   namespace: string;
@@ -745,6 +751,10 @@ export class FakeCluster {
    * backoffLimit fails the Job instead. A podFailurePolicy rule on
    * DisruptionTarget decides for a pod that was deleted or evicted here:
    * Ignore (not counted, replaced), FailJob (the Job fails).
+   * The replacement waits out the controller's backoff (backoff_utils.go:
+   * 10 s doubled per failure since the last success, at most 6 min, counted
+   * from the failure: a deleted pod's deletionTimestamp − its grace, that is
+   * the DELETE; a stopped pod's exit), and goes wherever the scheduler puts it.
    */
   private replaceJobPod(pod: KubeObject, workload: Workload, behaviour: PodBehaviour): void {
     const spec = workload.object.spec;
@@ -762,7 +772,14 @@ export class FakeCluster {
     if (rule?.action === 'FailJob') return fail();
     if (rule?.action !== 'Ignore') status.failed = (status.failed ?? 0) + 1;
     if ((status.failed ?? 0) > spec.backoffLimit) return fail();
-    this.createWorkloadPod(workload, this.pickNode((workload.podSpec.tolerations ?? []) as Toleration[], pod.spec.nodeName), false);
+    const now = this.clock.now();
+    const failures = (workload.backoff?.failuresAfterLastSuccess ?? 0) + 1;
+    workload.backoff = { failuresAfterLastSuccess: failures, lastFailureAt: now };
+    const delay = Math.min(JOB_BACKOFF_MS * 2 ** (failures - 1), JOB_BACKOFF_MAX_MS);
+    this.clock.schedule(now + delay, () => {
+      if ((status.conditions ?? []).some((c: { type: string; status: string }) => (c.type === 'Failed' || c.type === 'Complete') && c.status === 'True')) return;
+      this.createWorkloadPod(workload, this.pickNode((workload.podSpec.tolerations ?? []) as Toleration[]), false);
+    });
   }
 
   /** A Job's pod whose work is done: its container exited 0, the pod stays with phase Succeeded. */
@@ -780,8 +797,11 @@ export class FakeCluster {
     };
     this.commit('pods', 'MODIFIED', this.pods, next, pod);
     const owner = controllerOf(pod);
-    const job = owner && this.workloads.get(owner.uid)?.object;
-    if (job) job.status = { ...job.status, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+    const workload = owner && this.workloads.get(owner.uid);
+    if (workload) {
+      workload.backoff = undefined;
+      workload.object.status = { ...workload.object.status, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+    }
   }
 
   /**
@@ -790,17 +810,14 @@ export class FakeCluster {
    * and TaintToleration (every NoSchedule/NoExecute taint tolerated), then the
    * node with the fewest pods, as resource scoring favours an emptier node:
    * which is why a replacement that tolerates the drain lands right back on the
-   * node being drained.
-   * With `avoid` (the node a Job's pod left), another fitting node is
-   * preferred when there is one.
+   * node being drained. Like the real scheduler it has no memory of where a
+   * replaced pod ran.
    */
-  private pickNode(tolerations: Toleration[], avoid?: string): string | undefined {
+  private pickNode(tolerations: Toleration[]): string | undefined {
     const fits = (node: KubeObject) =>
       (!node.spec.unschedulable || tolerations.some((t) => toleratesTaint(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })))
       && toleratesNodeTaints(tolerations, node);
-    const fitting = [...this.nodes.values()].filter(fits).map((n) => n.metadata.name);
-    const preferred = fitting.filter((n) => n !== avoid);
-    const candidates = preferred.length > 0 ? preferred : fitting;
+    const candidates = [...this.nodes.values()].filter(fits).map((n) => n.metadata.name);
     const load = (node: string) => this.podsOnNode.get(node)?.size ?? 0;
     return candidates.sort((a, b) => load(a) - load(b) || (a < b ? -1 : 1))[0];
   }

@@ -1,4 +1,4 @@
-import { planEvictions } from '../../lambda/core/eviction-plan';
+import { laterTiersReserveSeconds, planEvictions } from '../../lambda/core/eviction-plan';
 import { keyOf, type PdbView, type PodView } from '../../lambda/core/kube-types';
 import { NOW, pdb, pod, TOLERATE_ALL } from './pod-factory';
 
@@ -410,5 +410,30 @@ describe('planEvictions: PodDisruptionBudgets', () => {
     // Assert
     expect(keys(pods)).toEqual(['default/b', 'default/a']);
     expect(pdbs[0].disruptionsAllowed).toBe(1);
+  });
+});
+
+describe('laterTiersReserveSeconds: time kept for the tiers that go last', () => {
+  test("the longest grace of a later tier's pod still to evict, at most a quarter of the time left", () => {
+    // Arrange
+    const pods = [
+      pod({ name: 'job', grace: 600 }),
+      pod({ name: 'shipper', owner: 'DaemonSet', grace: 30 }),
+      pod({ name: 'dns', priorityClassName: critical, grace: 45 }),
+      pod({ name: 'agent', owner: 'DaemonSet', tolerations: TOLERATE_ALL, grace: 300 }),
+    ];
+
+    // Act + Assert: the agent stays on the node (it tolerates our taint), so it reserves nothing
+    expect(laterTiersReserveSeconds(pods, 'normal', NOW, 3600)).toBe(45);
+    expect(laterTiersReserveSeconds(pods, 'normal', NOW, 80)).toBe(20);
+    expect(laterTiersReserveSeconds(pods, 'daemonset', NOW, 3600)).toBe(45);
+    expect(laterTiersReserveSeconds(pods, 'critical', NOW, 3600)).toBe(0);
+  });
+
+  test('nothing when no later-tier pod is left to stop', () => {
+    // Arrange
+    const pods = [pod({ name: 'web', grace: 30 }), pod({ name: 'gone', owner: 'DaemonSet', grace: 30, phase: 'Succeeded' })];
+    // Act + Assert
+    expect(laterTiersReserveSeconds(pods, 'normal', NOW, 80)).toBe(0);
   });
 });

@@ -287,6 +287,38 @@ describe('workflow: Spot interruptions', () => {
     expect(world.kube.pods({ nodeName: NODE }).map((p) => p.metadata.name).every((n) => n.startsWith('aws-node'))).toBe(true);
   });
 
+  test('the log shipper that goes last keeps part of the two minutes: the Job pod before it is clamped shorter, not the shipper to 0', async () => {
+    // Arrange: the Job pod would use all of the time left; the log shipper
+    // (not tolerating our taint, so it is stopped) needs 10 s to flush.
+    await arrange();
+    world.kube.addDaemonSet({ namespace: 'logging', name: 'fluent-bit', nodes: [NODE, SPARE], terminationGracePeriodSeconds: 30, shutdownSeconds: 10 });
+    const graces = new Map<string, number>();
+    world.kube.onChange((e) => {
+      const pod = e.object as { metadata: { name: string; deletionGracePeriodSeconds?: number }; spec?: { nodeName?: string } };
+      if (e.resource === 'pods' && pod.spec?.nodeName === NODE && pod.metadata.deletionGracePeriodSeconds !== undefined && !graces.has(pod.metadata.name)) {
+        graces.set(pod.metadata.name, pod.metadata.deletionGracePeriodSeconds);
+      }
+    });
+    const gone = followPods(world);
+    const { event, interruptAt } = world.asg.interruptSpot(ID);
+
+    // Act
+    await world.workflow.deliver(event);
+    await world.workflow.idle();
+    await world.clock.sleep(interruptAt - world.clock.now());
+
+    // Assert
+    const graceOf = (prefix: string) => [...graces].find(([name]) => name.startsWith(prefix))?.[1];
+    const shipperGone = [...gone].find(([name]) => name.startsWith('fluent-bit-'))?.[1];
+    // The shipper kept min(its grace, a quarter of the time left): the Job pod's grace is that much shorter.
+    expect(graceOf('report-')).toBeLessThanOrEqual(80 - 20);
+    expect(graceOf('fluent-bit-')).toBeGreaterThanOrEqual(10);
+    // It stopped by itself (10 s after SIGTERM), before the interruption.
+    expect(shipperGone).toBeDefined();
+    expect(shipperGone!).toBeLessThan(interruptAt);
+    expect(drainable(world)).toEqual([]);
+  });
+
   test('a rebalance recommendation cordons the node when opted in', async () => {
     // Arrange
     await arrange({ cordonOnRebalanceRecommendation: true });

@@ -42,18 +42,38 @@ describe('the Job controller of the fake', () => {
     clients(server).core.createNamespacedPodEviction({ name, namespace: 'batch', body: { metadata: { name, namespace: 'batch' } } });
   const batchPods = () => server.pods({ namespace: 'batch' }).map((p) => `${p.spec.nodeName}${p.metadata.deletionTimestamp ? ' terminating' : ''}`).sort();
 
-  it('TerminatingOrFailed (the default): the replacement starts while the evicted pod still terminates', async () => {
+  it('TerminatingOrFailed (the default): the replacement starts while the evicted pod still terminates, after the 10 s backoff', async () => {
     const pod = server.addJobPod({ namespace: 'batch', name: 'report', nodeName: 'n1', terminationGracePeriodSeconds: 600, shutdownSeconds: 300 });
     await evict(pod.metadata.name);
+    expect(batchPods()).toEqual(['n1 terminating']);
+    await clock.advanceBy(9_000);
+    expect(batchPods()).toEqual(['n1 terminating']);
+    await clock.advanceBy(1_000);
     expect(batchPods()).toEqual(['n1 terminating', 'n2']);
   });
 
-  it('Failed: the replacement starts only once the pod is gone', async () => {
+  it('the backoff doubles with each failure since the last success: 10 s, then 20 s', async () => {
+    const pod = server.addJobPod({ namespace: 'batch', name: 'report', nodeName: 'n1', terminationGracePeriodSeconds: 600, shutdownSeconds: 300 });
+    await evict(pod.metadata.name);
+    await clock.advanceBy(10_000);
+    const [second] = server.pods({ namespace: 'batch' }).filter((p) => !p.metadata.deletionTimestamp);
+    await evict(second.metadata.name);
+    await clock.advanceBy(19_000);
+    expect(server.pods({ namespace: 'batch' }).filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(0);
+    await clock.advanceBy(1_000);
+    expect(server.pods({ namespace: 'batch' }).filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(1);
+    expect(server.jobs('batch')[0].status.failed).toBe(2);
+  });
+
+  it('Failed: the replacement starts only once the pod is gone (and its backoff is over)', async () => {
     const pod = server.addJobPod({ namespace: 'batch', name: 'report', nodeName: 'n1', terminationGracePeriodSeconds: 600, shutdownSeconds: 300, podReplacementPolicy: 'Failed' });
     await evict(pod.metadata.name);
     expect(batchPods()).toEqual(['n1 terminating']);
     await clock.advanceBy(300_000);
-    expect(batchPods()).toEqual(['n2']);
+    expect(batchPods()).toEqual([]);
+    await clock.advanceBy(10_000);
+    // n1 is not cordoned here and now the emptier node: the scheduler has no memory of where the pod ran.
+    expect(batchPods()).toEqual(['n1']);
   });
 
   it('backoffLimit 0 under the default policy: no replacement, the Job fails while the pod still terminates', async () => {
@@ -69,8 +89,8 @@ describe('the Job controller of the fake', () => {
       podFailurePolicy: { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] }] },
     });
     await evict(pod.metadata.name);
-    await clock.advanceBy(10_000);
-    expect(batchPods()).toEqual(['n2']);
+    await clock.advanceBy(20_000);
+    expect(batchPods()).toEqual(['n1']);
     expect(server.jobs('batch')[0].status.failed).toBeUndefined();
   });
 
