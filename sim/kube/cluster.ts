@@ -944,9 +944,15 @@ export class FakeCluster {
    * the changed ones: those of `namespace` after a pod of it changed (a PDB
    * selects pods of its own namespace only), all of them otherwise.
    */
-  private refreshPdbs(namespace?: string): void {
+  /**
+   * The disruption controller's sync: the status of every PDB (of `namespace`),
+   * or, after a pod change, of those selecting that pod before or after it
+   * (the controller's pod handlers enqueue just those: getPdbForPod).
+   */
+  private refreshPdbs(namespace?: string, ...podLabels: Array<Record<string, string> | undefined>): void {
     for (const pdb of this.rawPdbs(namespace)) {
       if (this.unobservedPdbs.has(keyOf(pdb))) continue;
+      if (podLabels.length > 0 && !podLabels.some((labels) => labels && matchesStructured(pdb.spec.selector, labels))) continue;
       const status = this.pdbStatus(pdb);
       if (JSON.stringify(status) === JSON.stringify(pdb.status)) continue;
       this.commit('poddisruptionbudgets', 'MODIFIED', this.pdbs, { ...clone(pdb), status }, pdb);
@@ -1005,7 +1011,7 @@ export class FakeCluster {
     store.set(keyOf(object), object);
     if (resource === 'pods') this.indexPod(before, object);
     this.publish({ resourceVersion: this.resourceVersion, resource, type, object: clone(object), previous: previous && clone(previous) });
-    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace);
+    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace, object.metadata.labels ?? {}, before?.metadata.labels);
   }
 
   /** Keeps the pod indexes in step with the store: `before` leaves, `after` enters. */
@@ -1030,7 +1036,7 @@ export class FakeCluster {
     const final = clone(object);
     final.metadata.resourceVersion = String(++this.resourceVersion);
     this.publish({ resourceVersion: this.resourceVersion, resource, type, object: final });
-    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace);
+    if (resource === 'pods') this.refreshPdbs(object.metadata.namespace, object.metadata.labels ?? {});
   }
 
   private publish(event: ChangeEvent): void {
