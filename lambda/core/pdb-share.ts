@@ -85,7 +85,16 @@ export function shareOf(
   return 0;
 }
 
-export const isAwake = (demand: NodeDemand, now: number): boolean => demand.awakeUntil + AWAKE_SLACK_MS >= now;
+/**
+ * No round outlives a Lambda invocation (15 min at most): an announcement
+ * awake further ahead was not written by a drain of ours (anyone who may patch
+ * nodes can write the annotation) and holds nothing, so it cannot starve the
+ * real drains of a budget.
+ */
+export const MAX_AWAKE_AHEAD_MS = 15 * 60_000;
+
+export const isAwake = (demand: NodeDemand, now: number): boolean =>
+  demand.awakeUntil + AWAKE_SLACK_MS >= now && demand.awakeUntil <= now + MAX_AWAKE_AHEAD_MS;
 
 /** Reads a node's announcement; anything malformed counts as no demand. */
 export function parseDemand(text: string | undefined): NodeDemand | undefined {

@@ -1,4 +1,4 @@
-import { AWAKE_SLACK_MS, parseDemand, sameCounts, shareOf, type DrainingNode } from '../../lambda/core/pdb-share';
+import { AWAKE_SLACK_MS, MAX_AWAKE_AHEAD_MS, parseDemand, sameCounts, shareOf, type DrainingNode } from '../../lambda/core/pdb-share';
 
 const NOW = 1_000_000;
 const node = (name: string, since: number, pdbs: Record<string, number>, awakeUntil = NOW + 60_000): DrainingNode => ({
@@ -23,6 +23,8 @@ describe('shareOf', () => {
     ['its own stale announcement in the list is ignored', 3, node('b', 10, { 'ns/p': 1 }), [node('b', 10, { 'ns/p': 9 })], 1],
     ['several ahead share first', 5, node('d', 40, { 'ns/p': 4 }), [node('a', 10, { 'ns/p': 1 }), node('b', 20, { 'ns/p': 2 }), node('c', 50, { 'ns/p': 1 })], 2],
     ['a negative budget is none', -1, node('b', 10, { 'ns/p': 1 }), [], 0],
+    ['an announcement awake further ahead than any round (not ours) holds nothing', 1, node('b', 10, { 'ns/p': 1 }), [node('a', 0, { 'ns/p': 99 }, NOW + MAX_AWAKE_AHEAD_MS + 1)], 1],
+    ['one awake for a whole Lambda invocation still counts', 1, node('b', 10, { 'ns/p': 1 }), [node('a', 0, { 'ns/p': 99 }, NOW + MAX_AWAKE_AHEAD_MS)], 0],
   ])('%s', (_case, allowed, self, others, expected) => {
     expect(shareOf('ns/p', allowed as number, self as DrainingNode, others as DrainingNode[], NOW)).toBe(expected);
   });
