@@ -28,7 +28,7 @@
  * and, as figures: throttles absorbed, peak Lambda concurrency, peak open
  * watches and what they select, makespan against the PDB-paced ideal.
  *
- *   npm run bench:surge                  500 nodes (long: it did not finish in 20 min on a shared 2-core machine)
+ *   npm run bench:surge                  500 nodes (long: 20.5 min of real time on an otherwise idle 2-core machine)
  *   npm run bench:surge -- --nodes 100   a smaller surge (about 1.5 min)
  *   npm run bench:turns                  20 drains started together behind shared PDBs
  *                                        (--nodes 20 --window 0): also the goal "last node
