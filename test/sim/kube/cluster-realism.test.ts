@@ -3,19 +3,14 @@
  * real @kubernetes/client-node over HTTPS, on virtual time.
  */
 import {
-  ApiException, CoreV1Api, KubeConfig, PolicyV1Api, StorageV1Api, Watch,
+  ApiException, CoreV1Api, PolicyV1Api, StorageV1Api, Watch,
 } from '@kubernetes/client-node';
 import { FakeKubeServer } from '../../../sim/kube/server';
+import { kubeConfigFor } from './kube-config';
 import { VirtualClock } from '../../../sim/virtual-clock';
 
 function clientsFor(server: FakeKubeServer) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: server.url, caData: Buffer.from(server.caPem).toString('base64') }],
-    users: [{ name: 'fake', token: server.token }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-    currentContext: 'fake',
-  });
+  const kc = kubeConfigFor(server);
   return { core: kc.makeApiClient(CoreV1Api), policy: kc.makeApiClient(PolicyV1Api), storage: kc.makeApiClient(StorageV1Api), watch: new Watch(kc) };
 }
 

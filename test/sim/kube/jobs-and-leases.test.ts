@@ -1,16 +1,11 @@
 /** The fake's Job controller and Leases, through the real @kubernetes/client-node. */
-import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { FakeKubeServer } from '../../../sim/kube/server';
+import { kubeConfigFor } from './kube-config';
 import { VirtualClock } from '../../../sim/virtual-clock';
 
 function clients(server: FakeKubeServer) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: server.url, caData: Buffer.from(server.caPem).toString('base64') }],
-    users: [{ name: 'fake', token: server.token }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-    currentContext: 'fake',
-  });
+  const kc = kubeConfigFor(server);
   return { core: kc.makeApiClient(CoreV1Api), coordination: kc.makeApiClient(CoordinationV1Api) };
 }
 

@@ -1,18 +1,13 @@
 import {
-  ApiException, CoreV1Api, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions, V1Pod, Watch,
+  ApiException, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, V1Pod, Watch,
 } from '@kubernetes/client-node';
 import { FakeKubeServer } from '../../../sim/kube/server';
+import { kubeConfigFor } from './kube-config';
 import { VirtualClock } from '../../../sim/virtual-clock';
 
 /** Clients of the real library, configured as the product's adapter would be. */
 function clientsFor(server: FakeKubeServer, token = server.token) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: server.url, caData: Buffer.from(server.caPem).toString('base64') }],
-    users: [{ name: 'fake', token }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-    currentContext: 'fake',
-  });
+  const kc = kubeConfigFor(server, token);
   return { core: kc.makeApiClient(CoreV1Api), policy: kc.makeApiClient(PolicyV1Api), watch: new Watch(kc) };
 }
 
