@@ -8,6 +8,7 @@
  * resource-based policy allows") fails the test with the alarm and the link.
  */
 import { synthesizeStack, TEST_ACCOUNT, TEST_PARTITION, TEST_REGION } from '../../sim/workflow/synth';
+import { resolveIntrinsics } from './intrinsics';
 
 type Json = Record<string, any>;
 interface Resource { Type: string; Properties: Json }
@@ -27,20 +28,9 @@ interface PublishRequest {
   context: Record<string, string>;
 }
 
-/** Ref, Fn::GetAtt and Fn::Join as literals: a Ref/GetAtt of a resource becomes "ref:<id>" / "arn:<id>". */
-function resolve(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(resolve);
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value as Json);
-  if (entries.length === 1) {
-    const [intrinsic, argument] = entries[0];
-    const pseudo: Json = { 'AWS::Region': TEST_REGION, 'AWS::AccountId': TEST_ACCOUNT, 'AWS::Partition': TEST_PARTITION };
-    if (intrinsic === 'Ref') return pseudo[argument as string] ?? `ref:${argument}`;
-    if (intrinsic === 'Fn::GetAtt') return `${argument[1] === 'Arn' ? 'arn' : argument[1]}:${argument[0]}`;
-    if (intrinsic === 'Fn::Join') return (argument[1] as unknown[]).map((part) => String(resolve(part))).join(argument[0]);
-  }
-  return Object.fromEntries(entries.map(([key, inner]) => [key, resolve(inner)]));
-}
+/** A Ref/GetAtt of a resource becomes "ref:<id>" / "arn:<id>". */
+const resolve = (value: unknown): unknown =>
+  resolveIntrinsics(value, { ref: (id) => `ref:${id}`, getAtt: (id, attribute) => `${attribute === 'Arn' ? 'arn' : attribute}:${id}` });
 
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 /** IAM wildcards: * any run of characters, ? one character; actions compare case-insensitively. */

@@ -1,7 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { drainPropsFromContext } from '../../lib/stack';
-import { synthesizeStack, TEST_ACCOUNT, TEST_PARTITION, TEST_REGION } from '../../sim/workflow/synth';
+import { synthesizeStack, TEST_ACCOUNT, TEST_REGION } from '../../sim/workflow/synth';
+import { resolveIntrinsics } from './intrinsics';
 
 const GROUPS = ['asg-a', 'asg-b'];
 const NAMESPACE = 'DrainMetrics';
@@ -10,22 +11,7 @@ const TOPIC_ARN = `arn:aws:sns:${TEST_REGION}:${TEST_ACCOUNT}:ops-alarms`;
 
 type Json = Record<string, any>;
 
-/** Ref, Fn::GetAtt and Fn::Join as readable literals: a Ref becomes the logical id. */
-function resolve(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(resolve);
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value as Json);
-  if (entries.length === 1) {
-    const [intrinsic, argument] = entries[0];
-    if (intrinsic === 'Ref') {
-      const pseudo: Json = { 'AWS::Region': TEST_REGION, 'AWS::AccountId': TEST_ACCOUNT, 'AWS::Partition': TEST_PARTITION };
-      return pseudo[argument as string] ?? argument;
-    }
-    if (intrinsic === 'Fn::GetAtt') return `${argument[0]}.${argument[1]}`;
-    if (intrinsic === 'Fn::Join') return (argument[1] as unknown[]).map((part) => String(resolve(part))).join(argument[0]);
-  }
-  return Object.fromEntries(entries.map(([key, inner]) => [key, resolve(inner)]));
-}
+const resolve = (value: unknown): unknown => resolveIntrinsics(value);
 
 interface Widget {
   type: string;
