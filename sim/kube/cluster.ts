@@ -79,8 +79,8 @@ interface Workload {
   podAnnotations?: Record<string, string>;
   /** A Job's pods complete (phase Succeeded) this long after they start, unless stopped first. */
   runSeconds?: number;
-  /** The Job controller's backoff record: failures since the last success, and when the last one happened. */
-  backoff?: { failuresAfterLastSuccess: number; lastFailureAt: number };
+  /** The Job controller's backoff record: failures since the last success (the last one is now, when a replacement is due). */
+  failuresAfterLastSuccess?: number;
 }
 
 /** pkg/controller/job: DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
@@ -773,8 +773,8 @@ export class FakeCluster {
     if (rule?.action !== 'Ignore') status.failed = (status.failed ?? 0) + 1;
     if ((status.failed ?? 0) > spec.backoffLimit) return fail();
     const now = this.clock.now();
-    const failures = (workload.backoff?.failuresAfterLastSuccess ?? 0) + 1;
-    workload.backoff = { failuresAfterLastSuccess: failures, lastFailureAt: now };
+    const failures = (workload.failuresAfterLastSuccess ?? 0) + 1;
+    workload.failuresAfterLastSuccess = failures;
     const delay = Math.min(JOB_BACKOFF_MS * 2 ** (failures - 1), JOB_BACKOFF_MAX_MS);
     this.clock.schedule(now + delay, () => {
       if ((status.conditions ?? []).some((c: { type: string; status: string }) => (c.type === 'Failed' || c.type === 'Complete') && c.status === 'True')) return;
@@ -799,7 +799,7 @@ export class FakeCluster {
     const owner = controllerOf(pod);
     const workload = owner && this.workloads.get(owner.uid);
     if (workload) {
-      workload.backoff = undefined;
+      workload.failuresAfterLastSuccess = 0;
       workload.object.status = { ...workload.object.status, active: 0, succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
     }
   }
