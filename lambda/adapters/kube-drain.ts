@@ -333,10 +333,24 @@ export async function drainRound(kube: KubeClient, options: DrainRoundOptions): 
     return kept;
   };
 
+  /**
+   * The grace an eviction carries when the pod's own would outlive the hard
+   * limit (see DrainRoundOptions.hardLimitAt); undefined: the pod's own. The
+   * later tiers keep at most a quarter of the time left, so a grace that fits
+   * under the rest needs no look at the other pods.
+   */
+  const clampedEvictionGrace = (pod: PodView): number | undefined => {
+    if (options.hardLimitAt === undefined) return undefined;
+    const now = clock.now();
+    const left = graceLeftSeconds(now, options.hardLimitAt);
+    if (pod.terminationGracePeriodSeconds <= left - Math.floor(left / 4)) return undefined;
+    const limit = tierGraceLimitSeconds(evictionTier(pod), [...pods.values()], now, options.hardLimitAt, options.hold);
+    return limit < pod.terminationGracePeriodSeconds ? limit : undefined;
+  };
+
   const evictOne = async (pod: PodView): Promise<void> => {
     const key = keyOf(pod);
-    const grace = options.hardLimitAt === undefined ? undefined : Math.min(pod.terminationGracePeriodSeconds, tierGraceLimitSeconds(evictionTier(pod), [...pods.values()], clock.now(), options.hardLimitAt, options.hold));
-    const clamped = grace !== undefined && grace < pod.terminationGracePeriodSeconds ? grace : undefined;
+    const clamped = clampedEvictionGrace(pod);
     const outcome = await evict(kube, pod, clamped);
     switch (outcome.outcome) {
       case 'evicted': {
